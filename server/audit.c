@@ -1,0 +1,344 @@
+#include "audit.h"
+
+#include "dispatch.h"
+#include "pm_err.h"
+#include "pm_log.h"
+#include "pm_util.h"
+#include "server.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define QUERY_DEFAULT 100
+#define QUERY_MAX     1000
+
+static const uint8_t zero_hash[32];
+
+/* The hash an entry should carry: SHA-256 of its encoding with hash empty. */
+static void entry_hash(Pm__AuditEntry *e, uint8_t out[32])
+{
+    ProtobufCBinaryData saved = e->hash;
+    e->hash.len = 0;
+    e->hash.data = NULL;
+    size_t len = pm__audit_entry__get_packed_size(e);
+    uint8_t stackbuf[1024];
+    uint8_t *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
+    if (!buf) {
+        memset(out, 0, 32);
+        e->hash = saved;
+        return;
+    }
+    pm__audit_entry__pack(e, buf);
+    pm_sha256(buf, len, out);
+    if (buf != stackbuf)
+        free(buf);
+    e->hash = saved;
+}
+
+static int index_put(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t seq)
+{
+    size_t n = strlen(name);
+    if (n == 0)
+        return PM_OK;
+    if (n > 400)
+        n = 400;
+    uint8_t key[512];
+    memcpy(key, name, n);
+    key[n] = 0;
+    pm_put_u64(key + n + 1, seq);
+    return store_put(txn, dbi, key, n + 9, "", 0);
+}
+
+int audit_append(MDB_txn *txn, store *st, const audit_info *ai)
+{
+    MDB_dbi dbi = store_dbi(st, DB_AUDIT);
+    uint64_t last = 0;
+    int rc = store_last_u64(txn, dbi, &last);
+    if (rc)
+        return rc;
+    uint8_t prev[32];
+    memcpy(prev, zero_hash, 32);
+    if (last) {
+        uint8_t k[8];
+        pm_put_u64(k, last);
+        MDB_val key = {8, k}, val;
+        rc = mdb_get(txn, dbi, &key, &val);
+        if (rc)
+            return pm_err_from_mdb(rc);
+        Pm__AuditEntry *pe = pm__audit_entry__unpack(NULL, val.mv_size, val.mv_data);
+        if (!pe || pe->hash.len != 32) {
+            if (pe)
+                pm__audit_entry__free_unpacked(pe, NULL);
+            pm_error("audit: entry %llu does not decode", (unsigned long long)last);
+            return PM_E_INTERNAL;
+        }
+        memcpy(prev, pe->hash.data, 32);
+        pm__audit_entry__free_unpacked(pe, NULL);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    Pm__AuditEntry e = PM__AUDIT_ENTRY__INIT;
+    e.seq = last + 1;
+    e.time = (uint64_t)ts.tv_sec;
+    e.time_ns = (uint64_t)ts.tv_nsec;
+    e.username = (char *)(ai->username ? ai->username : "");
+    e.device = (char *)(ai->device ? ai->device : "");
+    e.action = (char *)(ai->action ? ai->action : "");
+    e.record = (char *)(ai->record ? ai->record : "");
+    e.detail = (char *)(ai->detail ? ai->detail : "");
+    e.outcome = ai->outcome;
+    e.error = pm_err_is_wire(ai->error) ? (Pm__ErrorCode)-ai->error : PM__ERROR_CODE__INTERNAL;
+    if (ai->error == 0)
+        e.error = PM__ERROR_CODE__OK;
+    e.prev_hash.data = prev;
+    e.prev_hash.len = 32;
+    uint8_t h[32];
+    entry_hash(&e, h);
+    e.hash.data = h;
+    e.hash.len = 32;
+    uint8_t k[8];
+    pm_put_u64(k, e.seq);
+    rc = store_put_pb(txn, dbi, k, 8, &e.base);
+    if (rc == PM_OK)
+        rc = index_put(txn, store_dbi(st, DB_AUDIT_REC), e.record, e.seq);
+    if (rc == PM_OK)
+        rc = index_put(txn, store_dbi(st, DB_AUDIT_USER), e.username, e.seq);
+    for (size_t i = 0; rc == PM_OK && i < ai->nalso; i++)
+        if (strcmp(ai->also[i], e.record) != 0)
+            rc = index_put(txn, store_dbi(st, DB_AUDIT_REC), ai->also[i], e.seq);
+    return rc;
+}
+
+int audit_verify_chain(MDB_txn *txn, store *st, uint64_t *count, uint64_t *bad)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, store_dbi(st, DB_AUDIT), &cur);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    uint8_t prev[32];
+    memcpy(prev, zero_hash, 32);
+    uint64_t expect = 1;
+    *count = 0;
+    *bad = 0;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t seq = k.mv_size == 8 ? pm_get_u64(k.mv_data) : 0;
+        Pm__AuditEntry *e = pm__audit_entry__unpack(NULL, v.mv_size, v.mv_data);
+        int ok = e && seq == expect && e->seq == seq && e->hash.len == 32 &&
+                 e->prev_hash.len == 32 && memcmp(e->prev_hash.data, prev, 32) == 0;
+        if (ok) {
+            uint8_t h[32];
+            entry_hash(e, h);
+            ok = memcmp(h, e->hash.data, 32) == 0;
+            memcpy(prev, e->hash.data, 32);
+        }
+        if (e)
+            pm__audit_entry__free_unpacked(e, NULL);
+        (*count)++;
+        if (!ok) {
+            *bad = seq ? seq : expect;
+            break;
+        }
+        expect = seq + 1;
+    }
+    mdb_cursor_close(cur);
+    return PM_OK;
+}
+
+/* ---- query ---- */
+
+static Pm__AuditEntry *load_entry(req *r, MDB_txn *txn, uint64_t seq)
+{
+    uint8_t k[8];
+    pm_put_u64(k, seq);
+    void *out = NULL;
+    if (store_get_pb(txn, store_dbi(srv.st, DB_AUDIT), k, 8, &pm__audit_entry__descriptor,
+                     &r->arena, &out) != PM_OK)
+        return NULL;
+    return out;
+}
+
+/* The first seq whose entry is at or after t (entries are appended in time order). */
+static uint64_t seq_at_time(req *r, MDB_txn *txn, uint64_t t, uint64_t last)
+{
+    uint64_t lo = 1, hi = last + 1;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        Pm__AuditEntry *e = load_entry(r, txn, mid);
+        if (e && e->time < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Entries found through the record index may name the patient only in that index (a
+ * search that disclosed it), so the record itself is not compared again. */
+static int entry_ok(const Pm__AuditEntry *e, const Pm__QueryAudit *q)
+{
+    if (q->until && e->time >= q->until)
+        return 0;
+    if (q->since && e->time < q->since)
+        return 0;
+    if (*q->username && strcmp(e->username, q->username) != 0)
+        return 0;
+    return 1;
+}
+
+/* Walks seqs either over the audit log itself or over one of its indexes. */
+typedef struct seq_iter {
+    MDB_cursor *cur;
+    const char *prefix; /* NULL: the log itself */
+    size_t plen;
+    int desc;
+    int started;
+    uint64_t from;
+} seq_iter;
+
+static int iter_next(seq_iter *it, uint64_t *seq)
+{
+    MDB_val k, v;
+    int rc;
+    if (!it->started) {
+        it->started = 1;
+        uint8_t key[512];
+        size_t klen;
+        if (it->prefix) {
+            memcpy(key, it->prefix, it->plen);
+            key[it->plen] = 0;
+            pm_put_u64(key + it->plen + 1, it->desc ? UINT64_MAX : it->from);
+            klen = it->plen + 9;
+        } else {
+            pm_put_u64(key, it->desc ? UINT64_MAX : it->from);
+            klen = 8;
+        }
+        k.mv_size = klen;
+        k.mv_data = key;
+        rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
+        if (it->desc)
+            rc = mdb_cursor_get(it->cur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+    } else {
+        rc = mdb_cursor_get(it->cur, &k, &v, it->desc ? MDB_PREV : MDB_NEXT);
+    }
+    if (rc)
+        return 0;
+    if (it->prefix) {
+        if (k.mv_size != it->plen + 9 || memcmp(k.mv_data, it->prefix, it->plen) != 0 ||
+            ((uint8_t *)k.mv_data)[it->plen] != 0)
+            return 0;
+        *seq = pm_get_u64((uint8_t *)k.mv_data + it->plen + 1);
+    } else {
+        if (k.mv_size != 8)
+            return 0;
+        *seq = pm_get_u64(k.mv_data);
+    }
+    return 1;
+}
+
+int audit_query(req *r, MDB_txn *txn)
+{
+    const Pm__QueryAudit *q = r->env->query_audit;
+    store *st = srv.st;
+    uint32_t limit = q->limit ? q->limit : QUERY_DEFAULT;
+    if (limit > QUERY_MAX)
+        limit = QUERY_MAX;
+    if (*q->mrn && *q->username)
+        r->audit_detail = pm_arena_printf(&r->arena, "mrn=%s user=%s", q->mrn, q->username);
+    else if (*q->mrn)
+        r->audit_detail = pm_arena_printf(&r->arena, "mrn=%s", q->mrn);
+    else if (*q->username)
+        r->audit_detail = pm_arena_printf(&r->arena, "user=%s", q->username);
+
+    uint64_t last = 0;
+    int rc = store_last_u64(txn, store_dbi(st, DB_AUDIT), &last);
+    if (rc)
+        return rc;
+    seq_iter it = {0};
+    MDB_dbi dbi = store_dbi(st, DB_AUDIT);
+    if (*q->mrn) {
+        it.prefix = q->mrn;
+        dbi = store_dbi(st, DB_AUDIT_REC);
+    } else if (*q->username) {
+        it.prefix = q->username;
+        dbi = store_dbi(st, DB_AUDIT_USER);
+    }
+    it.plen = it.prefix ? strlen(it.prefix) : 0;
+    if (it.plen > 400)
+        return req_fail(r, PM_E_INVALID_ARGUMENT, it.prefix == q->mrn ? "mrn" : "username",
+                        "too long");
+    it.desc = !q->after_seq && !q->since;
+    it.from = q->after_seq + 1;
+    if (q->since) {
+        uint64_t s = seq_at_time(r, txn, q->since, last);
+        if (s > it.from)
+            it.from = s;
+    }
+    rc = mdb_cursor_open(txn, dbi, &it.cur);
+    if (rc)
+        return pm_err_from_mdb(rc);
+
+    Pm__AuditEntry **out = pm_arena_alloc(&r->arena, sizeof *out * (limit + 1));
+    if (!out) {
+        mdb_cursor_close(it.cur);
+        return PM_E_NOMEM;
+    }
+    size_t n = 0;
+    uint64_t seq;
+    int more = 0;
+    while (iter_next(&it, &seq)) {
+        Pm__AuditEntry *e = load_entry(r, txn, seq);
+        if (!e)
+            continue;
+        if (!it.desc && q->until && e->time >= q->until)
+            break;
+        if (!entry_ok(e, q))
+            continue;
+        if (n == limit) {
+            more = 1;
+            break;
+        }
+        out[n++] = e;
+    }
+    mdb_cursor_close(it.cur);
+    if (it.desc) /* newest first was how we found them; answer oldest first */
+        for (size_t i = 0; i < n / 2; i++) {
+            Pm__AuditEntry *t = out[i];
+            out[i] = out[n - 1 - i];
+            out[n - 1 - i] = t;
+        }
+
+    int chain_ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        Pm__AuditEntry *e = out[i];
+        uint8_t h[32];
+        entry_hash(e, h);
+        if (e->hash.len != 32 || memcmp(h, e->hash.data, 32) != 0 || e->prev_hash.len != 32) {
+            chain_ok = 0;
+            continue;
+        }
+        const uint8_t *prev = zero_hash;
+        if (e->seq > 1) {
+            Pm__AuditEntry *p = (i > 0 && out[i - 1]->seq == e->seq - 1)
+                                    ? out[i - 1]
+                                    : load_entry(r, txn, e->seq - 1);
+            prev = p && p->hash.len == 32 ? p->hash.data : NULL;
+        }
+        if (!prev || memcmp(prev, e->prev_hash.data, 32) != 0)
+            chain_ok = 0;
+    }
+
+    Pm__Envelope *resp = req_respond(r, PM__ENVELOPE__BODY_AUDIT_LIST);
+    Pm__AuditList *al = pm_msg_new(&r->arena, &pm__audit_list__descriptor);
+    if (!resp || !al)
+        return PM_E_NOMEM;
+    resp->audit_list = al;
+    al->entries = out;
+    al->n_entries = n;
+    al->chain_ok = chain_ok;
+    /* Paging goes forward: a newest-first page has nothing after it. */
+    al->next_after_seq = (more && !it.desc && n) ? out[n - 1]->seq : 0;
+    return PM_OK;
+}

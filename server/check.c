@@ -1,0 +1,193 @@
+/* practiced check: verifies a data directory offline (or beside a running server, on one
+ * consistent snapshot). */
+#include "audit.h"
+#include "patients.h"
+#include "pm_err.h"
+#include "pm_log.h"
+#include "pm_util.h"
+#include "server.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_SHOWN 50
+
+typedef struct report {
+    unsigned problems;
+} report;
+
+static void problem(void *ud, const char *msg)
+{
+    report *rep = ud;
+    if (rep->problems < MAX_SHOWN)
+        printf("  PROBLEM: %s\n", msg);
+    else if (rep->problems == MAX_SHOWN)
+        printf("  (further problems not shown)\n");
+    rep->problems++;
+}
+
+static void check_accounts(MDB_txn *txn, store *st, report *rep, uint64_t *count)
+{
+    char msg[256];
+    MDB_cursor *cur;
+    MDB_val k, v;
+    *count = 0;
+    if (mdb_cursor_open(txn, store_dbi(st, DB_ACCOUNTS), &cur))
+        return;
+    for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
+         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        (*count)++;
+        Pm__StoredAccount *sa = pm__stored_account__unpack(NULL, v.mv_size, v.mv_data);
+        if (!sa || !sa->account || k.mv_size != 8 || sa->account->id != pm_get_u64(k.mv_data)) {
+            problem(rep, "an account record does not decode or has the wrong id");
+        } else {
+            MDB_val nk = {strlen(sa->account->username), sa->account->username}, nv;
+            if (mdb_get(txn, store_dbi(st, DB_ACCT_NAME), &nk, &nv) != 0 || nv.mv_size != 8 ||
+                pm_get_u64(nv.mv_data) != sa->account->id) {
+                snprintf(msg, sizeof msg, "account %s is missing from the name index",
+                         sa->account->username);
+                problem(rep, msg);
+            }
+        }
+        if (sa)
+            pm__stored_account__free_unpacked(sa, NULL);
+    }
+    mdb_cursor_close(cur);
+    if (mdb_cursor_open(txn, store_dbi(st, DB_ACCT_NAME), &cur))
+        return;
+    for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
+         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        MDB_val ak = v, av;
+        if (v.mv_size != 8 || mdb_get(txn, store_dbi(st, DB_ACCOUNTS), &ak, &av) != 0) {
+            snprintf(msg, sizeof msg, "username %.*s points at no account", (int)k.mv_size,
+                     (char *)k.mv_data);
+            problem(rep, msg);
+        }
+    }
+    mdb_cursor_close(cur);
+}
+
+static void check_events(MDB_txn *txn, store *st, report *rep, uint64_t *count)
+{
+    char msg[256];
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t expect = 0;
+    *count = 0;
+    if (mdb_cursor_open(txn, store_dbi(st, DB_EVENTS), &cur))
+        return;
+    for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
+         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        (*count)++;
+        uint64_t seq = k.mv_size == 8 ? pm_get_u64(k.mv_data) : 0;
+        if (expect && seq != expect) {
+            snprintf(msg, sizeof msg, "event sequence jumps from %llu to %llu",
+                     (unsigned long long)(expect - 1), (unsigned long long)seq);
+            problem(rep, msg);
+        }
+        expect = seq + 1;
+        const uint8_t *p = v.mv_data;
+        Pm__Event *ev = NULL;
+        if (v.mv_size >= 1 && v.mv_size >= 1u + p[0])
+            ev = pm__event__unpack(NULL, v.mv_size - 1 - p[0], p + 1 + p[0]);
+        if (!ev || ev->seq != seq || strlen(ev->topic) != p[0] ||
+            memcmp(ev->topic, p + 1, p[0]) != 0) {
+            snprintf(msg, sizeof msg, "event %llu does not decode or disagrees with its key",
+                     (unsigned long long)seq);
+            problem(rep, msg);
+        }
+        if (ev)
+            pm__event__free_unpacked(ev, NULL);
+    }
+    mdb_cursor_close(cur);
+}
+
+static void check_audit_index(MDB_txn *txn, store *st, enum store_db db, report *rep)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    if (mdb_cursor_open(txn, store_dbi(st, db), &cur))
+        return;
+    for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
+         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        MDB_val ak = {8, (uint8_t *)k.mv_data + k.mv_size - 8}, av;
+        if (k.mv_size < 10 || mdb_get(txn, store_dbi(st, DB_AUDIT), &ak, &av) != 0) {
+            problem(rep, "an audit index entry points at no audit entry");
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+}
+
+int cmd_check(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data", required_argument, 0, 'd'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *dir = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'd') {
+            dir = optarg;
+        } else if (c == 'h') {
+            printf("usage: practiced check --data DIR\n\n"
+                   "Verifies a practice's data: records decode, every index entry points at a\n"
+                   "record and every record is in its indexes, the audit hash chain is intact,\n"
+                   "event numbers are contiguous. Exit 0 when all is well, 1 with a report.\n");
+            return 0;
+        } else {
+            fprintf(stderr, "usage: practiced check --data DIR\n");
+            return 2;
+        }
+    }
+    if (!dir || optind < argc) {
+        fprintf(stderr, "usage: practiced check --data DIR\n");
+        return 2;
+    }
+    store *st;
+    int rc = store_open(&st, dir, STORE_READONLY);
+    if (rc) {
+        fprintf(stderr, "practiced check: cannot open %s: %s\n", dir, pm_strerror(rc));
+        return 1;
+    }
+    srv.st = st;
+    MDB_txn *txn;
+    if ((rc = store_txn_begin(st, 0, &txn))) {
+        fprintf(stderr, "practiced check: cannot read %s: %s\n", dir, pm_strerror(rc));
+        store_close(st);
+        return 1;
+    }
+    report rep = {0};
+    uint64_t accounts, patients, events, audits, bad;
+    printf("checking %s\n", dir);
+    check_accounts(txn, st, &rep, &accounts);
+    printf("  accounts: %llu\n", (unsigned long long)accounts);
+    if (patients_check(txn, st, problem, &rep, &patients))
+        problem(&rep, "patients could not be read");
+    printf("  patients: %llu\n", (unsigned long long)patients);
+    audit_verify_chain(txn, st, &audits, &bad);
+    if (bad) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "audit hash chain broken at entry %llu", (unsigned long long)bad);
+        problem(&rep, msg);
+    }
+    check_audit_index(txn, st, DB_AUDIT_REC, &rep);
+    check_audit_index(txn, st, DB_AUDIT_USER, &rep);
+    printf("  audit entries: %llu%s\n", (unsigned long long)audits,
+           bad ? "" : " (hash chain intact)");
+    check_events(txn, st, &rep, &events);
+    printf("  events kept: %llu\n", (unsigned long long)events);
+    mdb_txn_abort(txn);
+    store_close(st);
+    srv.st = NULL;
+    if (rep.problems) {
+        printf("%u problem(s) found\n", rep.problems);
+        return 1;
+    }
+    printf("ok\n");
+    return 0;
+}

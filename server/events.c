@@ -1,0 +1,372 @@
+#include "events.h"
+
+#include "dispatch.h"
+#include "pm_err.h"
+#include "pm_log.h"
+#include "pm_util.h"
+#include "server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TOPIC_MAX     63
+#define TOPICS_MAX    64
+#define BUCKETS       256
+#define REPLAY_MAX    100000
+#define ENV_EVENT_TAG ((PM__ENVELOPE__BODY_EVENT << 3) | 2)
+
+/* Who may watch what. Topics not listed are refused. */
+static const struct {
+    const char *name;
+    unsigned roles;
+} topic_perms[] = {
+    {"patients", ROLE_BIT(PM__ROLE__MANAGER) | ROLE_BIT(PM__ROLE__RECEPTIONIST) |
+                     ROLE_BIT(PM__ROLE__CLINICIAN) | ROLE_BIT(PM__ROLE__BILLER)},
+};
+
+struct topic;
+
+struct sub {
+    struct sub *next_in_conn;
+    struct sub *prev, *next; /* in the topic */
+    struct topic *t;
+    conn *c;
+};
+
+struct topic {
+    struct topic *next;
+    struct sub *subs;
+    unsigned nsubs;
+    char name[TOPIC_MAX + 1];
+};
+
+static struct topic *buckets[BUCKETS];
+
+static unsigned topic_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % BUCKETS;
+}
+
+static struct topic *topic_get(const char *name, int create)
+{
+    unsigned h = topic_hash(name);
+    for (struct topic *t = buckets[h]; t; t = t->next)
+        if (strcmp(t->name, name) == 0)
+            return t;
+    if (!create)
+        return NULL;
+    struct topic *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->next = buckets[h];
+    buckets[h] = t;
+    return t;
+}
+
+static void topic_drop_if_empty(struct topic *t)
+{
+    if (t->nsubs)
+        return;
+    struct topic **pp = &buckets[topic_hash(t->name)];
+    while (*pp != t)
+        pp = &(*pp)->next;
+    *pp = t->next;
+    free(t);
+}
+
+int events_topic_allowed(const char *topic, int role)
+{
+    for (size_t i = 0; i < PM_ARRAY_LEN(topic_perms); i++)
+        if (strcmp(topic_perms[i].name, topic) == 0)
+            return (topic_perms[i].roles & ROLE_BIT(role)) != 0;
+    return 0;
+}
+
+static void conn_unsubscribe_all(conn *c)
+{
+    struct sub *s = c->subs;
+    while (s) {
+        struct sub *next = s->next_in_conn;
+        struct topic *t = s->t;
+        if (s->prev)
+            s->prev->next = s->next;
+        else
+            t->subs = s->next;
+        if (s->next)
+            s->next->prev = s->prev;
+        t->nsubs--;
+        topic_drop_if_empty(t);
+        free(s);
+        s = next;
+    }
+    c->subs = NULL;
+}
+
+void events_conn_closed(conn *c)
+{
+    conn_unsubscribe_all(c);
+}
+
+/* ---- writer side ---- */
+
+int events_append(wctx *ctx, const char *topic, Pm__Event *ev, sframe **out)
+{
+    MDB_dbi dbi = store_dbi(ctx->st, DB_EVENTS);
+    uint64_t last;
+    int rc = store_last_u64(ctx->txn, dbi, &last);
+    if (rc)
+        return rc;
+    size_t tlen = strlen(topic);
+    if (tlen == 0 || tlen > TOPIC_MAX)
+        return PM_E_INTERNAL;
+    ev->seq = last + 1;
+    ev->time = ctx->now;
+    ev->topic = (char *)topic;
+    size_t plen = pm__event__get_packed_size(ev);
+    uint8_t key[8];
+    pm_put_u64(key, ev->seq);
+    MDB_val k = {8, key}, v = {1 + tlen + plen, NULL};
+    rc = mdb_put(ctx->txn, dbi, &k, &v, MDB_RESERVE);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    uint8_t *p = v.mv_data;
+    p[0] = (uint8_t)tlen;
+    memcpy(p + 1, topic, tlen);
+    pm__event__pack(ev, p + 1 + tlen);
+
+    Pm__Envelope env = PM__ENVELOPE__INIT;
+    env.body_case = PM__ENVELOPE__BODY_EVENT;
+    env.event = ev;
+    sframe *f = sframe_pack(&env);
+    if (!f)
+        return PM_E_NOMEM;
+    f->seq = ev->seq;
+    *out = f;
+    return PM_OK;
+}
+
+int events_expire(wctx *ctx, uint64_t before, unsigned max, unsigned *removed)
+{
+    MDB_cursor *cur;
+    *removed = 0;
+    int rc = mdb_cursor_open(ctx->txn, store_dbi(ctx->st, DB_EVENTS), &cur);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    uint64_t last = 0;
+    store_last_u64(ctx->txn, store_dbi(ctx->st, DB_EVENTS), &last);
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && *removed < max;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        /* The newest event stays, so its number is never handed out again. */
+        if (k.mv_size != 8 || pm_get_u64(k.mv_data) >= last)
+            break;
+        const uint8_t *p = v.mv_data;
+        if (v.mv_size < 1 || v.mv_size < 1u + p[0])
+            break;
+        Pm__Event *ev = pm__event__unpack(NULL, v.mv_size - 1 - p[0], p + 1 + p[0]);
+        uint64_t t = ev ? ev->time : 0;
+        if (ev)
+            pm__event__free_unpacked(ev, NULL);
+        if (t >= before)
+            break;
+        rc = mdb_cursor_del(cur, 0);
+        if (rc)
+            break;
+        (*removed)++;
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? PM_OK : pm_err_from_mdb(rc);
+}
+
+/* ---- loop side ---- */
+
+void events_publish(sframe *f, const char *topic)
+{
+    struct topic *t = topic_get(topic, 0);
+    if (!t)
+        return;
+    for (struct sub *s = t->subs, *next; s; s = next) {
+        next = s->next;
+        conn *c = s->c;
+        if (c->closing || f->seq <= c->last_seq)
+            continue;
+        c->last_seq = f->seq;
+        conn_send(c, f); /* may close c, which unlinks s (and only s) */
+    }
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* A stored event as a frame: Envelope{event} is the tag, the length and the bytes. */
+static sframe *frame_from_stored(uint64_t seq, const uint8_t *pb, size_t len)
+{
+    uint8_t head[16];
+    size_t h = put_varint(head, ENV_EVENT_TAG);
+    h += put_varint(head + h, len);
+    sframe *f = sframe_new(PM_FRAME_HDR + h + len);
+    if (!f)
+        return NULL;
+    pm_put_u32(f->data, (uint32_t)(h + len));
+    memcpy(f->data + PM_FRAME_HDR, head, h);
+    memcpy(f->data + PM_FRAME_HDR + h, pb, len);
+    f->seq = seq;
+    return f;
+}
+
+void events_subscribe(req *r)
+{
+    const Pm__Subscribe *s = r->env->subscribe;
+    conn *c = r->c;
+    if (s->n_topics == 0 || s->n_topics > TOPICS_MAX) {
+        req_fail(r, PM_E_INVALID_ARGUMENT, "topics", "give 1 to %d topics", TOPICS_MAX);
+        req_finish(r);
+        return;
+    }
+    for (size_t i = 0; i < s->n_topics; i++) {
+        size_t n = strlen(s->topics[i]);
+        if (n == 0 || n > TOPIC_MAX) {
+            req_fail(r, PM_E_INVALID_ARGUMENT, "topics", "topic name of 1 to %d characters",
+                     TOPIC_MAX);
+            req_finish(r);
+            return;
+        }
+        if (!events_topic_allowed(s->topics[i], r->role)) {
+            req_fail(r, PM_E_PERMISSION_DENIED, "topics", "may not subscribe to %s",
+                     s->topics[i]);
+            req_finish(r);
+            return;
+        }
+    }
+    MDB_txn *txn;
+    int rc = store_read_begin(srv.st, &txn);
+    if (rc) {
+        req_fail(r, rc, NULL, NULL);
+        req_finish(r);
+        return;
+    }
+    MDB_dbi dbi = store_dbi(srv.st, DB_EVENTS);
+    uint64_t last = 0, first = 0;
+    store_last_u64(txn, dbi, &last);
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    sframe **replay = NULL;
+    size_t nreplay = 0, cap = 0;
+    if (mdb_cursor_open(txn, dbi, &cur) == 0 && mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 &&
+        k.mv_size == 8)
+        first = pm_get_u64(k.mv_data);
+    if (s->since && (s->since > last || (first && s->since + 1 < first))) {
+        rc = PM_E_RELOAD;
+    } else if (s->since && s->since < last) {
+        uint8_t key[8];
+        pm_put_u64(key, s->since + 1);
+        k.mv_size = 8;
+        k.mv_data = key;
+        for (int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); g == 0;
+             g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            const uint8_t *p = v.mv_data;
+            if (k.mv_size != 8 || v.mv_size < 1 || v.mv_size < 1u + p[0])
+                continue;
+            int match = 0;
+            for (size_t i = 0; i < s->n_topics && !match; i++)
+                match = strlen(s->topics[i]) == p[0] && memcmp(s->topics[i], p + 1, p[0]) == 0;
+            if (!match)
+                continue;
+            if (nreplay == REPLAY_MAX) {
+                rc = PM_E_RELOAD;
+                break;
+            }
+            if (nreplay == cap) {
+                cap = cap ? cap * 2 : 64;
+                sframe **grown = realloc(replay, cap * sizeof *grown);
+                if (!grown) {
+                    rc = PM_E_NOMEM;
+                    break;
+                }
+                replay = grown;
+            }
+            sframe *f = frame_from_stored(pm_get_u64(k.mv_data), p + 1 + p[0], v.mv_size - 1 - p[0]);
+            if (!f) {
+                rc = PM_E_NOMEM;
+                break;
+            }
+            replay[nreplay++] = f;
+        }
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    store_read_end(srv.st);
+
+    if (rc == PM_OK) {
+        conn_unsubscribe_all(c);
+        for (size_t i = 0; i < s->n_topics; i++) {
+            struct topic *t = topic_get(s->topics[i], 1);
+            struct sub *sb = t ? calloc(1, sizeof *sb) : NULL;
+            if (!sb) {
+                rc = PM_E_NOMEM;
+                break;
+            }
+            sb->t = t;
+            sb->c = c;
+            sb->next = t->subs;
+            if (t->subs)
+                t->subs->prev = sb;
+            t->subs = sb;
+            t->nsubs++;
+            sb->next_in_conn = c->subs;
+            c->subs = sb;
+        }
+    }
+    if (rc) {
+        for (size_t i = 0; i < nreplay; i++)
+            sframe_unref(replay[i]);
+        free(replay);
+        if (rc == PM_E_RELOAD)
+            req_fail(r, rc, "since", "events after %llu are no longer kept; reload and "
+                     "subscribe from %llu", (unsigned long long)s->since, (unsigned long long)last);
+        else
+            req_fail(r, rc, NULL, NULL);
+        req_finish(r);
+        return;
+    }
+    Pm__Envelope *resp = req_respond(r, PM__ENVELOPE__BODY_SUBSCRIBED);
+    Pm__Subscribed *sd = pm_msg_new(&r->arena, &pm__subscribed__descriptor);
+    if (resp && sd) {
+        sd->last_seq = last;
+        sd->replayed = (uint32_t)nreplay;
+        resp->subscribed = sd;
+    }
+    /* The answer first, then the backlog, then live events newer than last. */
+    conn_ref(c);
+    req_finish(r);
+    for (size_t i = 0; i < nreplay; i++) {
+        conn_send(c, replay[i]);
+        sframe_unref(replay[i]);
+    }
+    free(replay);
+    if (c->last_seq < last)
+        c->last_seq = last;
+    conn_unref(c);
+}
+
+void events_unsubscribe(req *r)
+{
+    conn_unsubscribe_all(r->c);
+    Pm__Envelope *resp = req_respond(r, PM__ENVELOPE__BODY_OK);
+    Pm__Ok *ok = pm_msg_new(&r->arena, &pm__ok__descriptor);
+    if (resp && ok)
+        resp->ok = ok;
+    req_finish(r);
+}

@@ -1,0 +1,28 @@
+/* Events: every change is written to the event log in the transaction that makes it,
+ * with a global sequence number, and published to the connections subscribed to its
+ * topic once the transaction is durable. A subscriber that says which sequence number
+ * it saw last gets what it missed from the log first, with no gap and no duplicate. */
+#ifndef EVENTS_H
+#define EVENTS_H
+
+#include <stdint.h>
+
+#include "net.h"
+#include "store.h"
+
+struct req;
+
+/* Writer thread: appends ev (seq and time assigned here) to the log under topic and
+ * returns the frame subscribers will get. */
+int events_append(wctx *ctx, const char *topic, Pm__Event *ev, sframe **out);
+/* Loop thread: sends f to every subscriber of topic that has not had it. */
+void events_publish(sframe *f, const char *topic);
+/* Whether role may subscribe to topic. */
+int events_topic_allowed(const char *topic, int role);
+void events_subscribe(struct req *r);
+void events_unsubscribe(struct req *r);
+void events_conn_closed(conn *c);
+/* Writer thread: drops events older than the retention; returns how many. */
+int events_expire(wctx *ctx, uint64_t before, unsigned max, unsigned *removed);
+
+#endif

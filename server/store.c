@@ -1,0 +1,516 @@
+#include "store.h"
+
+#include "pm_err.h"
+#include "pm_log.h"
+#include "pm_time.h"
+#include "pm_util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define INITIAL_MAP   (1ull << 30) /* virtual; the file grows only as data does */
+#define MAX_BATCH     512          /* bounds the dirty pages of one transaction */
+
+static const char *const db_names[DB_COUNT] = {
+    [DB_META] = "meta",           [DB_ACCOUNTS] = "accounts",   [DB_ACCT_NAME] = "acct_name",
+    [DB_LOGIN_FAIL] = "login_fail", [DB_SESSIONS] = "sessions", [DB_PATIENTS] = "patients",
+    [DB_PAT_NAME] = "pat_name",   [DB_PAT_DOB] = "pat_dob",     [DB_PAT_PHONE] = "pat_phone",
+    [DB_AUDIT] = "audit",         [DB_AUDIT_REC] = "audit_rec", [DB_AUDIT_USER] = "audit_user",
+    [DB_EVENTS] = "events",       [DB_IDEM] = "idem",           [DB_IDEM_TIME] = "idem_time",
+};
+
+struct store {
+    MDB_env *env;
+    MDB_dbi dbi[DB_COUNT];
+    uint64_t map_size;
+    /* Readers hold it shared around a read transaction; growing the map holds it
+     * exclusively, since LMDB must not resize under an active transaction. */
+    pthread_rwlock_t maplock;
+    MDB_txn *rtxn; /* the loop's cached read transaction */
+
+    pthread_t writer;
+    int writer_running;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    wjob *queue, **queue_tail;
+    wjob *done, **done_tail;
+    int stop;
+    unsigned delay_ms;
+    store_stats stats;
+    uv_async_t async;
+};
+
+MDB_env *store_env(store *st)
+{
+    return st->env;
+}
+
+MDB_dbi store_dbi(store *st, enum store_db db)
+{
+    return st->dbi[db];
+}
+
+uint64_t store_map_size(store *st)
+{
+    return __atomic_load_n(&st->map_size, __ATOMIC_RELAXED);
+}
+
+void store_set_writer_delay(store *st, unsigned ms)
+{
+    st->delay_ms = ms;
+}
+
+static int open_dbs(store *st, enum store_mode mode)
+{
+    MDB_txn *txn;
+    int create = mode == STORE_CREATE;
+    int rc = mdb_txn_begin(st->env, NULL, mode == STORE_READONLY ? MDB_RDONLY : 0, &txn);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    for (int i = 0; i < DB_COUNT; i++) {
+        rc = mdb_dbi_open(txn, db_names[i], mode == STORE_READONLY ? 0 : MDB_CREATE, &st->dbi[i]);
+        if (rc == MDB_NOTFOUND && mode == STORE_READONLY) {
+            mdb_txn_abort(txn);
+            pm_error("store: no practice here (database %s missing)", db_names[i]);
+            return PM_E_CONFIG;
+        }
+        if (rc)
+            goto fail;
+    }
+    uint64_t schema = 0;
+    int r = store_meta_get_u64(txn, st, "schema", &schema);
+    if (r == PM_E_NOT_FOUND) {
+        if (!create) {
+            pm_error("store: no practice here (run 'practiced init' first)");
+            mdb_txn_abort(txn);
+            return PM_E_CONFIG;
+        }
+        r = store_meta_put_u64(txn, st, "schema", STORE_SCHEMA_VERSION);
+    } else if (r == PM_OK && schema > STORE_SCHEMA_VERSION) {
+        pm_error("store: data has schema %llu, this practiced knows up to %d; upgrade practiced",
+                 (unsigned long long)schema, STORE_SCHEMA_VERSION);
+        mdb_txn_abort(txn);
+        return PM_E_CONFIG;
+    }
+    /* Migrations from older schema versions go here, in this transaction. */
+    if (r) {
+        mdb_txn_abort(txn);
+        return r;
+    }
+    rc = mdb_txn_commit(txn);
+    return pm_err_from_mdb(rc);
+fail:
+    mdb_txn_abort(txn);
+    return pm_err_from_mdb(rc);
+}
+
+int store_open(store **out, const char *dir, enum store_mode mode)
+{
+    store *st = calloc(1, sizeof *st);
+    if (!st)
+        return PM_E_NOMEM;
+    pthread_rwlock_init(&st->maplock, NULL);
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cond, NULL);
+    st->queue_tail = &st->queue;
+    st->done_tail = &st->done;
+    int rc = mdb_env_create(&st->env);
+    if (rc)
+        goto fail;
+    if ((rc = mdb_env_set_maxdbs(st->env, DB_COUNT + 4)) ||
+        (rc = mdb_env_set_mapsize(st->env, INITIAL_MAP)) ||
+        (rc = mdb_env_set_maxreaders(st->env, 126)))
+        goto fail;
+    rc = mdb_env_open(st->env, dir, MDB_NOTLS | (mode == STORE_READONLY ? MDB_RDONLY : 0), 0600);
+    if (rc) {
+        pm_error("store: cannot open %s: %s", dir, mdb_strerror(rc));
+        goto fail;
+    }
+    int dead = 0;
+    mdb_reader_check(st->env, &dead);
+    if (dead)
+        pm_info("store: cleared %d stale reader slot(s)", dead);
+    MDB_envinfo info;
+    mdb_env_info(st->env, &info);
+    st->map_size = info.me_mapsize;
+    int r = open_dbs(st, mode);
+    if (r) {
+        mdb_env_close(st->env);
+        st->env = NULL;
+        store_close(st);
+        return r;
+    }
+    *out = st;
+    return PM_OK;
+fail:
+    if (st->env)
+        mdb_env_close(st->env);
+    st->env = NULL;
+    store_close(st);
+    return pm_err_from_mdb(rc);
+}
+
+void store_close(store *st)
+{
+    if (!st)
+        return;
+    if (st->rtxn)
+        mdb_txn_abort(st->rtxn);
+    if (st->env)
+        mdb_env_close(st->env);
+    pthread_rwlock_destroy(&st->maplock);
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cond);
+    free(st);
+}
+
+int store_read_begin(store *st, MDB_txn **txn)
+{
+    pthread_rwlock_rdlock(&st->maplock);
+    int rc = st->rtxn ? mdb_txn_renew(st->rtxn) : mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->rtxn);
+    if (rc) {
+        pthread_rwlock_unlock(&st->maplock);
+        pm_error("store: read transaction: %s", mdb_strerror(rc));
+        return PM_E_STORAGE;
+    }
+    *txn = st->rtxn;
+    return PM_OK;
+}
+
+void store_read_end(store *st)
+{
+    mdb_txn_reset(st->rtxn);
+    pthread_rwlock_unlock(&st->maplock);
+}
+
+int store_txn_begin(store *st, int write, MDB_txn **txn)
+{
+    return pm_err_from_mdb(mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, txn));
+}
+
+int store_txn_commit(MDB_txn *txn)
+{
+    return pm_err_from_mdb(mdb_txn_commit(txn));
+}
+
+void store_get_stats(store *st, store_stats *out)
+{
+    pthread_mutex_lock(&st->mu);
+    *out = st->stats;
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* ---- writer ---- */
+
+static int grow_map(store *st)
+{
+    pthread_rwlock_wrlock(&st->maplock);
+    uint64_t size = st->map_size * 2;
+    int rc = mdb_env_set_mapsize(st->env, size);
+    if (rc == 0)
+        __atomic_store_n(&st->map_size, size, __ATOMIC_RELAXED);
+    pthread_rwlock_unlock(&st->maplock);
+    if (rc) {
+        pm_error("store: cannot grow the map to %llu MiB: %s",
+                 (unsigned long long)(size >> 20), mdb_strerror(rc));
+        return PM_E_STORAGE;
+    }
+    pm_info("store: map grown to %llu MiB", (unsigned long long)(size >> 20));
+    pthread_mutex_lock(&st->mu);
+    st->stats.map_grows++;
+    pthread_mutex_unlock(&st->mu);
+    return PM_OK;
+}
+
+/* Runs one batch: returns PM_E_MAP_FULL when it must be redone in a bigger map. */
+static int run_batch_once(store *st, wjob *batch)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc) {
+        pm_error("store: cannot begin a write transaction: %s", mdb_strerror(rc));
+        return rc == MDB_MAP_RESIZED ? PM_E_MAP_FULL : PM_E_STORAGE;
+    }
+    uint64_t now = pm_wall_s();
+    for (wjob *j = batch; j; j = j->next) {
+        MDB_txn *child;
+        rc = mdb_txn_begin(st->env, txn, 0, &child);
+        if (rc) {
+            mdb_txn_abort(txn);
+            return rc == MDB_MAP_FULL ? PM_E_MAP_FULL : PM_E_STORAGE;
+        }
+        wctx ctx = {.st = st, .txn = child, .now = now, .job = j};
+        int r = j->run(j, &ctx);
+        if (r == PM_OK) {
+            rc = mdb_txn_commit(child);
+            if (rc)
+                r = pm_err_from_mdb(rc);
+        } else {
+            mdb_txn_abort(child);
+        }
+        if (r == PM_E_MAP_FULL) {
+            mdb_txn_abort(txn);
+            return PM_E_MAP_FULL;
+        }
+        j->status = r;
+        if (r && j->failed) {
+            ctx.txn = txn;
+            if (j->failed(j, &ctx, r) == PM_E_MAP_FULL) {
+                mdb_txn_abort(txn);
+                return PM_E_MAP_FULL;
+            }
+        }
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc == MDB_MAP_FULL)
+        return PM_E_MAP_FULL;
+    if (rc) {
+        pm_error("store: commit failed, %s; the batch's requests get a storage error",
+                 mdb_strerror(rc));
+        return PM_E_STORAGE;
+    }
+    return PM_OK;
+}
+
+static void run_batch(store *st, wjob *batch, size_t n)
+{
+    int rc;
+    for (;;) {
+        rc = run_batch_once(st, batch);
+        if (rc != PM_E_MAP_FULL)
+            break;
+        if (grow_map(st) != PM_OK) {
+            rc = PM_E_STORAGE;
+            break;
+        }
+    }
+    pthread_mutex_lock(&st->mu);
+    if (rc == PM_OK) {
+        st->stats.commits++;
+        st->stats.jobs += n;
+        if (n > st->stats.max_batch)
+            st->stats.max_batch = n;
+    } else {
+        st->stats.failed_commits++;
+    }
+    pthread_mutex_unlock(&st->mu);
+    for (wjob *j = batch; j; j = j->next) {
+        j->committed = rc == PM_OK;
+        if (rc != PM_OK)
+            j->status = PM_E_STORAGE;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    store *st = arg;
+    for (;;) {
+        pthread_mutex_lock(&st->mu);
+        while (!st->queue && !st->stop)
+            pthread_cond_wait(&st->cond, &st->mu);
+        if (!st->queue) {
+            pthread_mutex_unlock(&st->mu);
+            break;
+        }
+        unsigned delay = st->delay_ms;
+        if (delay) {
+            pthread_mutex_unlock(&st->mu);
+            usleep(delay * 1000u);
+            pthread_mutex_lock(&st->mu);
+        }
+        /* Take up to MAX_BATCH jobs: everything that queued during the last commit. */
+        wjob *batch = st->queue, *last = batch;
+        size_t n = 1;
+        while (last->next && n < MAX_BATCH) {
+            last = last->next;
+            n++;
+        }
+        st->queue = last->next;
+        if (!st->queue)
+            st->queue_tail = &st->queue;
+        last->next = NULL;
+        pthread_mutex_unlock(&st->mu);
+
+        run_batch(st, batch, n);
+
+        pthread_mutex_lock(&st->mu);
+        *st->done_tail = batch;
+        st->done_tail = &last->next;
+        pthread_mutex_unlock(&st->mu);
+        uv_async_send(&st->async);
+    }
+    return NULL;
+}
+
+/* Loop thread: releases finished jobs in commit order. */
+static void on_done(uv_async_t *h)
+{
+    store *st = h->data;
+    pthread_mutex_lock(&st->mu);
+    wjob *j = st->done;
+    st->done = NULL;
+    st->done_tail = &st->done;
+    pthread_mutex_unlock(&st->mu);
+    while (j) {
+        wjob *next = j->next;
+        j->next = NULL;
+        j->done(j);
+        j = next;
+    }
+}
+
+int store_writer_start(store *st, uv_loop_t *loop)
+{
+    int rc = uv_async_init(loop, &st->async, on_done);
+    if (rc)
+        return pm_err_from_uv(rc);
+    st->async.data = st;
+    if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
+        uv_close((uv_handle_t *)&st->async, NULL);
+        return PM_E_INTERNAL;
+    }
+    st->writer_running = 1;
+    return PM_OK;
+}
+
+void store_submit(store *st, wjob *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&st->mu);
+    *st->queue_tail = job;
+    st->queue_tail = &job->next;
+    pthread_cond_signal(&st->cond);
+    pthread_mutex_unlock(&st->mu);
+}
+
+void store_writer_stop(store *st)
+{
+    if (!st->writer_running)
+        return;
+    pthread_mutex_lock(&st->mu);
+    st->stop = 1;
+    pthread_cond_signal(&st->cond);
+    pthread_mutex_unlock(&st->mu);
+    pthread_join(st->writer, NULL);
+    st->writer_running = 0;
+    on_done(&st->async);
+    uv_close((uv_handle_t *)&st->async, NULL);
+}
+
+/* ---- helpers ---- */
+
+int store_get_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                 const ProtobufCMessageDescriptor *desc, pm_arena *a, void **out)
+{
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    *out = protobuf_c_message_unpack(desc, pm_arena_pbc(a), v.mv_size, v.mv_data);
+    if (!*out) {
+        pm_error("store: a stored %s does not decode", desc->short_name);
+        return PM_E_INTERNAL;
+    }
+    return PM_OK;
+}
+
+int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
+              size_t vlen)
+{
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    return pm_err_from_mdb(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+int store_put_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                 const ProtobufCMessage *msg)
+{
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    MDB_val k = {klen, (void *)key}, v = {len, NULL};
+    int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    protobuf_c_message_pack(msg, v.mv_data);
+    return PM_OK;
+}
+
+int store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen)
+{
+    MDB_val k = {klen, (void *)key};
+    return pm_err_from_mdb(mdb_del(txn, dbi, &k, NULL));
+}
+
+int store_meta_get_u64(MDB_txn *txn, store *st, const char *name, uint64_t *out)
+{
+    MDB_val k = {strlen(name), (void *)name}, v;
+    int rc = mdb_get(txn, st->dbi[DB_META], &k, &v);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    if (v.mv_size != 8)
+        return PM_E_INTERNAL;
+    *out = pm_get_u64(v.mv_data);
+    return PM_OK;
+}
+
+int store_meta_put_u64(MDB_txn *txn, store *st, const char *name, uint64_t val)
+{
+    uint8_t b[8];
+    pm_put_u64(b, val);
+    return store_put(txn, st->dbi[DB_META], name, strlen(name), b, 8);
+}
+
+int store_meta_get_str(MDB_txn *txn, store *st, const char *name, char *out, size_t n)
+{
+    MDB_val k = {strlen(name), (void *)name}, v;
+    int rc = mdb_get(txn, st->dbi[DB_META], &k, &v);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    if (v.mv_size >= n)
+        return PM_E_INTERNAL;
+    memcpy(out, v.mv_data, v.mv_size);
+    out[v.mv_size] = 0;
+    return PM_OK;
+}
+
+int store_meta_put_str(MDB_txn *txn, store *st, const char *name, const char *val)
+{
+    return store_put(txn, st->dbi[DB_META], name, strlen(name), val, strlen(val));
+}
+
+int store_next_id(MDB_txn *txn, store *st, const char *name, uint64_t first, uint64_t *out)
+{
+    uint64_t v;
+    int rc = store_meta_get_u64(txn, st, name, &v);
+    if (rc == PM_E_NOT_FOUND)
+        v = first;
+    else if (rc)
+        return rc;
+    rc = store_meta_put_u64(txn, st, name, v + 1);
+    if (rc)
+        return rc;
+    *out = v;
+    return PM_OK;
+}
+
+int store_last_u64(MDB_txn *txn, MDB_dbi dbi, uint64_t *out)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) {
+        *out = 0;
+        return PM_OK;
+    }
+    if (rc)
+        return pm_err_from_mdb(rc);
+    if (k.mv_size != 8)
+        return PM_E_INTERNAL;
+    *out = pm_get_u64(k.mv_data);
+    return PM_OK;
+}

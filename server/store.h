@@ -1,0 +1,123 @@
+/* The store: one LMDB environment with named databases, read on the loop thread through
+ * one cached read-only transaction, written only by the writer thread.
+ *
+ * The writer takes every job queued while the previous commit ran, runs each in its own
+ * nested transaction (a failing job is rolled back alone), commits the batch with one
+ * fsync, and only then hands the jobs back to the loop, in commit order. A job's answer
+ * is therefore never released before it is durable. */
+#ifndef STORE_H
+#define STORE_H
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "pm_arena.h"
+
+enum store_db {
+    DB_META,        /* string -> value: schema, practice settings, counters */
+    DB_ACCOUNTS,    /* id(u64) -> pm.StoredAccount */
+    DB_ACCT_NAME,   /* folded username -> id(u64) */
+    DB_LOGIN_FAIL,  /* folded username -> pm.LoginFailures */
+    DB_SESSIONS,    /* sha256(token) -> pm.StoredSession */
+    DB_PATIENTS,    /* id(u64) -> pm.Patient */
+    DB_PAT_NAME,    /* kind(1) folded-name 0 [folded-first 0] id(u64) -> "" */
+    DB_PAT_DOB,     /* "YYYYMMDD" id(u64) -> "" */
+    DB_PAT_PHONE,   /* digits 0 id(u64) -> "" */
+    DB_AUDIT,       /* seq(u64) -> pm.AuditEntry */
+    DB_AUDIT_REC,   /* record 0 seq(u64) -> "" */
+    DB_AUDIT_USER,  /* username 0 seq(u64) -> "" */
+    DB_EVENTS,      /* seq(u64) -> pm.Event */
+    DB_IDEM,        /* account(u64) key -> pm.StoredAnswer */
+    DB_IDEM_TIME,   /* time(u64) account(u64) key -> "" */
+    DB_COUNT
+};
+
+#define STORE_SCHEMA_VERSION 1
+
+typedef struct store store;
+typedef struct wjob wjob;
+
+/* What a job sees while it runs on the writer thread. */
+typedef struct wctx {
+    store *st;
+    MDB_txn *txn;   /* the job's own nested transaction */
+    uint64_t now;   /* UTC seconds, one value for the whole batch */
+    wjob *job;
+} wctx;
+
+/* A unit of work for the writer. The owner embeds it in a larger struct. */
+struct wjob {
+    /* Runs on the writer thread inside a nested transaction. Returns 0 to keep the
+     * changes, or an error to roll this job back alone. May run more than once (the
+     * batch is redone after the map grows), so it must reset whatever it produces. */
+    int (*run)(wjob *job, wctx *ctx);
+    /* After a failed run, still on the writer thread and in the batch's transaction
+     * (the nested one rolled back): a chance to record the failure (audit). Returns
+     * PM_E_MAP_FULL when the batch must be redone in a bigger map. */
+    int (*failed)(wjob *job, wctx *ctx, int rc);
+    /* On the loop thread after the batch committed (status = run's result) or failed
+     * to commit (status = PM_E_STORAGE, nothing of it saved). */
+    void (*done)(wjob *job);
+    int status;
+    int committed; /* set when the batch holding this job is durable */
+    wjob *next;
+};
+
+enum store_mode { STORE_OPEN, STORE_CREATE, STORE_READONLY };
+/* Opens the environment in dir: an existing practice, a new one, or read-only for the
+ * offline tools (which may run beside a serving practiced). */
+int store_open(store **out, const char *dir, enum store_mode mode);
+void store_close(store *st);
+MDB_env *store_env(store *st);
+MDB_dbi store_dbi(store *st, enum store_db db);
+uint64_t store_map_size(store *st);
+
+/* Loop thread only: a read transaction for the duration of one request. */
+int store_read_begin(store *st, MDB_txn **txn);
+void store_read_end(store *st);
+
+/* Starts the writer thread; finished jobs are handed back on loop. */
+int store_writer_start(store *st, uv_loop_t *loop);
+/* Queues a job (any thread). */
+void store_submit(store *st, wjob *job);
+/* Stops the writer after the queued jobs ran; returns once it has exited. */
+void store_writer_stop(store *st);
+/* Test hook: the writer sleeps this long before each batch, so jobs pile up. */
+void store_set_writer_delay(store *st, unsigned ms);
+
+typedef struct store_stats {
+    uint64_t commits;
+    uint64_t jobs;
+    uint64_t max_batch;
+    uint64_t failed_commits;
+    uint64_t map_grows;
+} store_stats;
+void store_get_stats(store *st, store_stats *out);
+
+/* One-off transactions for init, offline tools and tests (not while serving). */
+int store_txn_begin(store *st, int write, MDB_txn **txn);
+int store_txn_commit(MDB_txn *txn);
+
+/* ---- helpers for handlers ---- */
+
+/* Gets key and decodes the value as desc into arena a. PM_E_NOT_FOUND when absent. */
+int store_get_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                 const ProtobufCMessageDescriptor *desc, pm_arena *a, void **out);
+/* Encodes msg and puts it under key. */
+int store_put_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                 const ProtobufCMessage *msg);
+int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
+              size_t vlen);
+int store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen);
+/* u64 counter in DB_META under name: returns the next value (starting at first). */
+int store_next_id(MDB_txn *txn, store *st, const char *name, uint64_t first, uint64_t *out);
+int store_meta_get_str(MDB_txn *txn, store *st, const char *name, char *out, size_t n);
+int store_meta_put_str(MDB_txn *txn, store *st, const char *name, const char *val);
+int store_meta_get_u64(MDB_txn *txn, store *st, const char *name, uint64_t *out);
+int store_meta_put_u64(MDB_txn *txn, store *st, const char *name, uint64_t v);
+/* Largest u64 key in a u64-keyed database, 0 when empty. */
+int store_last_u64(MDB_txn *txn, MDB_dbi dbi, uint64_t *out);
+
+#endif

@@ -1,0 +1,307 @@
+#include "harness.h"
+
+#include "pm_err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *ts_practiced(void)
+{
+    const char *env = getenv("PRACTICED_BIN");
+    return env ? env : PRACTICED_BIN;
+}
+
+int ts_sh(char *out, size_t outlen, const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = 0;
+    char buf[4096];
+    size_t r;
+    while ((r = fread(buf, 1, sizeof buf, p)) > 0) {
+        if (out && n + 1 < outlen) {
+            size_t take = r < outlen - n - 1 ? r : outlen - n - 1;
+            memcpy(out + n, buf, take);
+            n += take;
+        }
+    }
+    if (out && outlen)
+        out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+static int field(const char *text, const char *key, char *out, size_t n)
+{
+    const char *p = strstr(text, key);
+    if (!p)
+        return -1;
+    p += strlen(key);
+    while (*p == ' ')
+        p++;
+    size_t i = 0;
+    while (p[i] && p[i] != '\n' && i + 1 < n) {
+        out[i] = p[i];
+        i++;
+    }
+    out[i] = 0;
+    return 0;
+}
+
+int ts_init(ts_server *s, const char *extra_args)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->dir, sizeof s->dir, "/tmp/pm-test-XXXXXX");
+    if (!mkdtemp(s->dir))
+        return -1;
+    snprintf(s->ca, sizeof s->ca, "%s/ca.crt", s->dir);
+    snprintf(s->log, sizeof s->log, "%s.log", s->dir);
+    snprintf(s->manager, sizeof s->manager, "admin");
+    char out[4096];
+    int rc = ts_sh(out, sizeof out,
+                   "%s init --data %s/p --name 'Test Practice' --tz Europe/Paris "
+                   "--argon2-memory 256 --argon2-passes 1 %s 2>&1",
+                   ts_practiced(), s->dir, extra_args ? extra_args : "");
+    strncat(s->dir, "/p", sizeof s->dir - strlen(s->dir) - 1);
+    snprintf(s->ca, sizeof s->ca, "%s/ca.crt", s->dir);
+    if (rc != 0) {
+        fprintf(stderr, "practiced init failed (%d): %s\n", rc, out);
+        return -1;
+    }
+    if (field(out, "one-time-password:", s->otp, sizeof s->otp) ||
+        field(out, "ca-fingerprint:", s->fingerprint, sizeof s->fingerprint) ||
+        field(out, "manager:", s->manager, sizeof s->manager)) {
+        fprintf(stderr, "practiced init printed no password or fingerprint:\n%s\n", out);
+        return -1;
+    }
+    return 0;
+}
+
+int ts_start(ts_server *s, const char *extra_args)
+{
+    char portfile[320];
+    snprintf(portfile, sizeof portfile, "%s/test.port", s->dir);
+    unlink(portfile);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd,
+                 "exec %s serve --data %s --listen 127.0.0.1:0 --port-file %s --login-delay-ms 0 "
+                 "%s",
+                 ts_practiced(), s->dir, portfile, extra_args ? extra_args : "");
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    s->pid = pid;
+    for (int i = 0; i < 1500; i++) { /* up to 30 s, for slow sanitizer builds */
+        FILE *f = fopen(portfile, "r");
+        if (f) {
+            int port = 0;
+            int ok = fscanf(f, "%d", &port) == 1;
+            fclose(f);
+            if (ok && port > 0) {
+                s->port = port;
+                return 0;
+            }
+        }
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            fprintf(stderr, "practiced serve exited early; see %s\n", s->log);
+            s->pid = 0;
+            return -1;
+        }
+        usleep(20000);
+    }
+    fprintf(stderr, "practiced serve did not start listening\n");
+    return -1;
+}
+
+int ts_stop(ts_server *s, int sig)
+{
+    if (!s->pid)
+        return -1;
+    kill(s->pid, sig);
+    int st = 0;
+    for (int i = 0; i < 3000; i++) { /* up to 60 s */
+        pid_t r = waitpid(s->pid, &st, WNOHANG);
+        if (r == s->pid)
+            break;
+        if (i == 2999) {
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, &st, 0);
+        }
+        usleep(20000);
+    }
+    s->pid = 0;
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    return 128 + WTERMSIG(st);
+}
+
+void ts_cleanup(ts_server *s)
+{
+    if (s->pid)
+        ts_stop(s, SIGKILL);
+    char parent[256];
+    snprintf(parent, sizeof parent, "%s", s->dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && strncmp(parent, "/tmp/pm-test-", 13) == 0) {
+        *slash = 0;
+        ts_sh(NULL, 0, "rm -rf '%s' '%s'", parent, s->log);
+    }
+}
+
+int ts_log_has(ts_server *s, const char *needle)
+{
+    FILE *f = fopen(s->log, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+pc_client *ts_client(ts_server *s)
+{
+    pc_opts o = {.host = "127.0.0.1", .port = s->port, .ca_file = s->ca,
+                 .client_name = "practiced-tests", .timeout_ms = 60000};
+    pc_client *c = pc_new(&o);
+    if (c && pc_connect(c) != PM_OK) {
+        fprintf(stderr, "connect: %s\n", pc_last_error(c));
+        pc_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int change_password(pc_client *c, pm_arena *a, const char *old, const char *pw)
+{
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_CHANGE_PASSWORD), *resp;
+    Pm__ChangePassword *cp = pm_msg_new(a, &pm__change_password__descriptor);
+    cp->old_password = (char *)old;
+    cp->new_password = (char *)pw;
+    e->change_password = cp;
+    return pc_call(c, e, a, &resp);
+}
+
+pc_client *ts_manager(ts_server *s)
+{
+    pc_client *c = ts_client(s);
+    if (!c)
+        return NULL;
+    pm_arena a;
+    pm_arena_init(&a, 0);
+    int rc;
+    if (!*s->password) {
+        Pm__LoginOk *ok;
+        rc = pc_login(c, s->manager, s->otp, "test desk", &a, &ok);
+        if (rc == PM_OK && ok->must_change_password) {
+            snprintf(s->password, sizeof s->password, "manager-secret-1");
+            rc = change_password(c, &a, s->otp, s->password);
+        }
+    } else {
+        rc = pc_login(c, s->manager, s->password, "test desk", &a, NULL);
+    }
+    pm_arena_free(&a);
+    if (rc != PM_OK) {
+        fprintf(stderr, "manager login: %s\n", pc_last_error(c));
+        pc_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+pc_client *ts_user(ts_server *s, pc_client *m, const char *name, int role)
+{
+    pm_arena a;
+    pm_arena_init(&a, 0);
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_CREATE_ACCOUNT), *resp;
+    Pm__CreateAccount *ca = pm_msg_new(&a, &pm__create_account__descriptor);
+    ca->username = (char *)name;
+    ca->role = (Pm__Role)role;
+    e->create_account = ca;
+    pc_client *c = NULL;
+    int rc = pc_call(m, e, &a, &resp);
+    if (rc == PM_OK) {
+        char otp[64];
+        snprintf(otp, sizeof otp, "%s", resp->account_credential->one_time_password);
+        c = ts_client(s);
+        if (c) {
+            char pw[64];
+            snprintf(pw, sizeof pw, "%s-password-1", name);
+            rc = pc_login(c, name, otp, "test desk", &a, NULL);
+            if (rc == PM_OK)
+                rc = change_password(c, &a, otp, pw);
+            if (rc != PM_OK) {
+                fprintf(stderr, "user %s: %s\n", name, pc_last_error(c));
+                pc_free(c);
+                c = NULL;
+            }
+        }
+    } else {
+        fprintf(stderr, "create user %s: %s\n", name, pc_last_error(m));
+    }
+    pm_arena_free(&a);
+    return c;
+}
+
+int ts_create_patient(pc_client *c, pm_arena *a, const char *first, const char *last,
+                      const char *dob, const char *phone, Pm__Patient **out)
+{
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_CREATE_PATIENT), *resp;
+    Pm__CreatePatient *cp = pm_msg_new(a, &pm__create_patient__descriptor);
+    Pm__Patient *p = pm_msg_new(a, &pm__patient__descriptor);
+    p->first_name = (char *)first;
+    p->last_name = (char *)last;
+    p->date_of_birth = (char *)dob;
+    if (phone) {
+        Pm__Phone *ph = pm_msg_new(a, &pm__phone__descriptor);
+        ph->number = (char *)phone;
+        ph->kind = PM__PHONE_KIND__MOBILE;
+        p->phones = pm_arena_alloc(a, sizeof *p->phones);
+        p->phones[0] = ph;
+        p->n_phones = 1;
+    }
+    cp->patient = p;
+    e->create_patient = cp;
+    int rc = pc_call(c, e, a, &resp);
+    if (rc == PM_OK && out)
+        *out = resp->patient_ok->patient;
+    return rc;
+}
+
+int ts_get_patient(pc_client *c, pm_arena *a, const char *mrn, Pm__Patient **out)
+{
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_PATIENT), *resp;
+    Pm__GetPatient *g = pm_msg_new(a, &pm__get_patient__descriptor);
+    g->mrn = (char *)mrn;
+    e->get_patient = g;
+    int rc = pc_call(c, e, a, &resp);
+    if (rc == PM_OK && out)
+        *out = resp->patient_ok->patient;
+    return rc;
+}

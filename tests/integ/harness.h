@@ -1,0 +1,52 @@
+/* The integration-test harness: a real practiced, started from its binary on
+ * 127.0.0.1 with a fresh data directory and its own certificates, driven through the
+ * real client library. */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "pc.h"
+
+typedef struct ts_server {
+    char dir[256];
+    char ca[300];
+    char log[300];
+    char manager[33];
+    char otp[64];
+    char fingerprint[65];
+    char password[64]; /* the manager's password after ts_manager() */
+    int port;
+    pid_t pid;
+} ts_server;
+
+/* Path of the practiced binary under test. */
+const char *ts_practiced(void);
+/* practiced init in a new temporary directory (fast Argon2 settings unless the extra
+ * arguments give others). Returns 0 on success. */
+int ts_init(ts_server *s, const char *extra_args);
+/* practiced serve on 127.0.0.1, an ephemeral port; waits until it listens. Its stderr
+ * goes to s->log. */
+int ts_start(ts_server *s, const char *extra_args);
+/* Sends sig and waits; returns the exit status (or 128+signal). */
+int ts_stop(ts_server *s, int sig);
+/* Removes the data directory. */
+void ts_cleanup(ts_server *s);
+/* A connected client (not logged in). */
+pc_client *ts_client(ts_server *s);
+/* Logs in as the manager, replacing the one-time password the first time. */
+pc_client *ts_manager(ts_server *s);
+/* Creates an account of role and logs a client in as it (its password set). */
+pc_client *ts_user(ts_server *s, pc_client *manager, const char *name, int role);
+/* Runs a shell command; returns its exit status. Output goes to out (if given). */
+int ts_sh(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Whether the server log contains s. */
+int ts_log_has(ts_server *s, const char *needle);
+
+/* Request helpers on a client; each returns the pc_call result. */
+int ts_create_patient(pc_client *c, pm_arena *a, const char *first, const char *last,
+                      const char *dob, const char *phone, Pm__Patient **out);
+int ts_get_patient(pc_client *c, pm_arena *a, const char *mrn, Pm__Patient **out);
+
+#endif

@@ -1,0 +1,1 @@
+# Integration tests: each starts its own practiced.
