@@ -1,0 +1,6 @@
+# Unit tests: one focused cmocka program per concern, each in its own process with a
+# time limit. Code that refers to the daemon's global `srv` links practiced_core and
+# defines it in the test.
+set(PM_UNIT_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+pm_test(test_frame SOURCES ${PM_UNIT_DIR}/test_frame.c LIBS pm_common LABELS unit TIMEOUT 60)
