@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define TU_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Creates a fresh directory under $TMPDIR (or /tmp); path receives its name. */
 static inline void tu_mkdtemp(char *path, size_t n, const char *what)
 {
