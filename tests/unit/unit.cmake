@@ -5,3 +5,4 @@ set(PM_UNIT_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 pm_test(test_frame SOURCES ${PM_UNIT_DIR}/test_frame.c LIBS pm_common LABELS unit TIMEOUT 60)
 pm_test(test_arena SOURCES ${PM_UNIT_DIR}/test_arena.c LIBS pm_common LABELS unit TIMEOUT 60)
+pm_test(test_errors SOURCES ${PM_UNIT_DIR}/test_errors.c LIBS pm_common LABELS unit TIMEOUT 60)
