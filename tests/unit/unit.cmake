@@ -7,3 +7,5 @@ pm_test(test_frame SOURCES ${PM_UNIT_DIR}/test_frame.c LIBS pm_common LABELS uni
 pm_test(test_arena SOURCES ${PM_UNIT_DIR}/test_arena.c LIBS pm_common LABELS unit TIMEOUT 60)
 pm_test(test_errors SOURCES ${PM_UNIT_DIR}/test_errors.c LIBS pm_common LABELS unit TIMEOUT 60)
 pm_test(test_perm SOURCES ${PM_UNIT_DIR}/test_perm.c LIBS practiced_core LABELS unit TIMEOUT 60)
+pm_test(test_password SOURCES ${PM_UNIT_DIR}/test_password.c LIBS practiced_core LABELS unit
+        TIMEOUT 60)
