@@ -9,3 +9,5 @@ pm_test(test_errors SOURCES ${PM_UNIT_DIR}/test_errors.c LIBS pm_common LABELS u
 pm_test(test_perm SOURCES ${PM_UNIT_DIR}/test_perm.c LIBS practiced_core LABELS unit TIMEOUT 60)
 pm_test(test_password SOURCES ${PM_UNIT_DIR}/test_password.c LIBS practiced_core LABELS unit
         TIMEOUT 60)
+pm_test(test_util_time SOURCES ${PM_UNIT_DIR}/test_util_time.c LIBS pm_common LABELS unit
+        TIMEOUT 60)
