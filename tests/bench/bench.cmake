@@ -1,0 +1,13 @@
+# Benchmarks: plain programs, not ctest tests (they print figures and never assert
+# timings). tests/bench/run BUILD_DIR runs them all against a Release build.
+add_library(pm_bench STATIC bench/bench_common.c)
+target_include_directories(pm_bench PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/bench)
+target_link_libraries(pm_bench PUBLIC pm_harness practice_client pm_common)
+
+foreach(b bench_group_commit bench_search bench_conn_mem)
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/bench/${b}.c)
+    add_executable(${b} bench/${b}.c)
+    target_link_libraries(${b} PRIVATE pm_bench ${LMDB_LIB} Threads::Threads)
+    set_target_properties(${b} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/bench)
+  endif()
+endforeach()
