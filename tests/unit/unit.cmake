@@ -11,3 +11,5 @@ pm_test(test_password SOURCES ${PM_UNIT_DIR}/test_password.c LIBS practiced_core
         TIMEOUT 60)
 pm_test(test_util_time SOURCES ${PM_UNIT_DIR}/test_util_time.c LIBS pm_common LABELS unit
         TIMEOUT 60)
+pm_test(test_mrn_validate SOURCES ${PM_UNIT_DIR}/test_mrn_validate.c LIBS practiced_core
+        LABELS unit TIMEOUT 60)
