@@ -13,3 +13,4 @@ pm_test(test_util_time SOURCES ${PM_UNIT_DIR}/test_util_time.c LIBS pm_common LA
         TIMEOUT 60)
 pm_test(test_mrn_validate SOURCES ${PM_UNIT_DIR}/test_mrn_validate.c LIBS practiced_core
         LABELS unit TIMEOUT 60)
+pm_test(test_cert SOURCES ${PM_UNIT_DIR}/test_cert.c LIBS pm_common LABELS unit TIMEOUT 60)
