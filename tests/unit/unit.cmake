@@ -14,3 +14,6 @@ pm_test(test_util_time SOURCES ${PM_UNIT_DIR}/test_util_time.c LIBS pm_common LA
 pm_test(test_mrn_validate SOURCES ${PM_UNIT_DIR}/test_mrn_validate.c LIBS practiced_core
         LABELS unit TIMEOUT 60)
 pm_test(test_cert SOURCES ${PM_UNIT_DIR}/test_cert.c LIBS pm_common LABELS unit TIMEOUT 60)
+# The writer thread: also run under ThreadSanitizer (a -DPM_TSAN=ON build, ctest -L tsan).
+pm_test(test_store SOURCES ${PM_UNIT_DIR}/test_store.c LIBS practiced_core LABELS unit tsan
+        TIMEOUT 60)
