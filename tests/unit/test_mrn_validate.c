@@ -510,13 +510,27 @@ static void test_several_problems(void **state)
 
 /* ---- an MRN as typed finds the patient, and the read is audited under the MRN ---- */
 
+static char store_dir[256];
+
+static int store_setup(void **state)
+{
+    (void)state;
+    tu_mkdtemp(store_dir, sizeof store_dir, "mrn");
+    return store_open(&srv.st, store_dir, STORE_CREATE) == PM_OK ? 0 : -1;
+}
+
+static int store_teardown(void **state)
+{
+    (void)state;
+    store_close(srv.st);
+    srv.st = NULL;
+    tu_rmrf(store_dir);
+    return 0;
+}
+
 static void test_get_patient_audits_canonical_mrn(void **state)
 {
     (void)state;
-    char dir[256];
-    tu_mkdtemp(dir, sizeof dir, "mrn");
-    assert_int_equal(store_open(&srv.st, dir, STORE_CREATE), PM_OK);
-
     /* patient 10001 (MRN 100016) stored as patients_create would store it */
     fixture f;
     fixture_init(&f);
@@ -542,11 +556,11 @@ static void test_get_patient_audits_canonical_mrn(void **state)
         r->env = &env;
         assert_int_equal(store_read_begin(srv.st, &txn), PM_OK);
         int rc = patients_get(r, txn);
+        store_read_end(srv.st);
         assert_int_equal(rc, PM_OK);
         assert_non_null(r->resp);
         assert_string_equal(r->resp->patient_ok->patient->mrn, "100016");
         assert_string_equal(r->resp->patient_ok->patient->first_name, "Ada");
-        store_read_end(srv.st);
         /* QueryAudit(mrn=100016) finds entries by exact record: anything else hides
          * this read from the patient's access history */
         assert_non_null(r->audit_record);
@@ -557,9 +571,6 @@ static void test_get_patient_audits_canonical_mrn(void **state)
         }
         free_req(r);
     }
-    store_close(srv.st);
-    srv.st = NULL;
-    tu_rmrf(dir);
     assert_int_equal(wrong, 0);
 }
 
@@ -576,7 +587,8 @@ int main(void)
         cmocka_unit_test(test_phones),
         cmocka_unit_test(test_email_language_and_more),
         cmocka_unit_test(test_several_problems),
-        cmocka_unit_test(test_get_patient_audits_canonical_mrn),
+        cmocka_unit_test_setup_teardown(test_get_patient_audits_canonical_mrn, store_setup,
+                                        store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

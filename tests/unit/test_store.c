@@ -45,6 +45,7 @@ typedef struct fx {
     /* keys a done() callback checks are readable, "" to skip */
     int expect_keys[MAX_JOBS];
     int nexpect;
+    char extra_dir[256]; /* a second directory some tests use, removed at teardown */
 } fx;
 
 static fx *F; /* for done(): the job's own struct has no room for the fixture */
@@ -181,6 +182,7 @@ static int teardown(void **state)
     int rc = uv_loop_close(&f->loop);
     store_close(f->st);
     tu_rmrf(f->dir);
+    if (*f->extra_dir) tu_rmrf(f->extra_dir);
     free(f);
     F = NULL;
     return rc == 0 ? 0 : -1;
@@ -584,12 +586,12 @@ static void test_open_modes(void **state)
     mdb_txn_abort(txn);
     store_close(ro);
 
-    char empty[256];
-    tu_mkdtemp(empty, sizeof empty, "store-empty");
-    store *st = (store *)0x1;
-    assert_int_equal(store_open(&st, empty, STORE_OPEN), PM_E_CONFIG);
-    assert_int_equal(store_open(&st, empty, STORE_READONLY), PM_E_CONFIG);
-    tu_rmrf(empty);
+    tu_mkdtemp(f->extra_dir, sizeof f->extra_dir, "store-empty");
+    store *st = NULL;
+    assert_int_equal(store_open(&st, f->extra_dir, STORE_OPEN), PM_E_CONFIG);
+    assert_null(st);
+    assert_int_equal(store_open(&st, f->extra_dir, STORE_READONLY), PM_E_CONFIG);
+    assert_null(st);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)

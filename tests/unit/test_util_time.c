@@ -2,6 +2,7 @@
  * people type, read in the practice's zone (Europe/Paris here, across its DST changes). */
 #include "tu.h"
 
+#include "pm_buf.h"
 #include "pm_err.h"
 #include "pm_time.h"
 #include "pm_util.h"
@@ -248,6 +249,61 @@ static void test_misc(void **state)
     assert_memory_not_equal(r1, r2, 32);
 }
 
+/* ---- bounded buffers ---- */
+
+static void test_buf(void **state)
+{
+    (void)state;
+    pm_buf b;
+    pm_buf_init(&b, 1000);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(pm_buf_append(&b, "hello", 5), PM_OK);
+    assert_int_equal(pm_buf_printf(&b, " %s #%d", "world", 42), PM_OK);
+    assert_int_equal(b.len, 15);
+    assert_memory_equal(b.data, "hello world #42", 15);
+    assert_true(b.cap >= b.len && b.cap <= b.max);
+    pm_buf_consume(&b, 6);
+    assert_int_equal(b.len, 9);
+    assert_memory_equal(b.data, "world #42", 9);
+
+    /* up to the maximum and not a byte past it; a refused append changes nothing */
+    char big[1000];
+    memset(big, 'x', sizeof big);
+    assert_int_equal(pm_buf_append(&b, big, 1000 - 9), PM_OK);
+    assert_int_equal(b.len, 1000);
+    assert_int_equal(b.cap, 1000);
+    assert_int_equal(pm_buf_append(&b, "y", 1), PM_E_NOMEM);
+    assert_int_equal(pm_buf_printf(&b, "%d", 1), PM_E_NOMEM);
+    assert_int_equal(pm_buf_reserve(&b, SIZE_MAX), PM_E_NOMEM);
+    assert_int_equal(b.len, 1000);
+    assert_memory_equal(b.data, "world #42xxx", 12);
+    assert_int_equal(pm_buf_append(&b, NULL, 0), PM_OK);
+
+    pm_buf_consume(&b, 5000); /* more than there is: empties it */
+    assert_int_equal(b.len, 0);
+    assert_int_equal(pm_buf_append(&b, "abc", 3), PM_OK);
+    size_t len = 0;
+    uint8_t *p = pm_buf_steal(&b, &len);
+    assert_int_equal(len, 3);
+    assert_memory_equal(p, "abc", 3);
+    free(p);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+    /* still usable, with the same maximum */
+    assert_int_equal(pm_buf_append(&b, big, 1000), PM_OK);
+    assert_int_equal(pm_buf_append(&b, big, 1), PM_E_NOMEM);
+    pm_buf_free(&b);
+    assert_null(b.data);
+
+    /* a printf that would pass the maximum is refused whole */
+    pm_buf_init(&b, 8);
+    assert_int_equal(pm_buf_printf(&b, "%s", "12345678"), PM_E_NOMEM); /* + its NUL */
+    assert_int_equal(b.len, 0);
+    assert_int_equal(pm_buf_printf(&b, "%s", "1234567"), PM_OK);
+    assert_int_equal(b.len, 7);
+    pm_buf_free(&b);
+}
+
 /* ---- dates ---- */
 
 static void expect_date(const char *s, int ok, int y, int m, int d)
@@ -434,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_digits),
         cmocka_unit_test(test_hex),
         cmocka_unit_test(test_misc),
+        cmocka_unit_test(test_buf),
         cmocka_unit_test(test_parse_date),
         cmocka_unit_test(test_tz),
         cmocka_unit_test(test_parse_when),
