@@ -310,8 +310,9 @@ pid_t bs_perf_start(pid_t pid, const char *out)
             dup2(devnull, 1);
             dup2(devnull, 2);
         }
-        execlp("perf", "perf", "record", "-q", "-e", "cpu-clock", "-g", "-p", spid, "-o", out,
-               (char *)NULL);
+        /* DWARF unwinding: the Release build and Debian's libraries keep no frame pointers */
+        execlp("perf", "perf", "record", "-q", "-e", "cpu-clock", "-F", "250", "--call-graph",
+               "dwarf,16384", "-p", spid, "-o", out, (char *)NULL);
         _exit(127);
     }
     bs_sleep_us(300000); /* let it attach */
