@@ -267,6 +267,52 @@ static void test_too_large(void **state)
     check_too_large(PM_FRAME_MAX_PRELOGIN, 0xffffffffu);
 }
 
+/* After a bad header the stream has lost its place: feeding on must keep failing, never
+ * hand out a "complete frame" that is a NULL pointer of length 0 (a reader would unpack
+ * it as an empty Envelope with id 0). Runs in a child: the failure mode is a memcpy from
+ * NULL that UBSan stops the process for. */
+struct sticky {
+    uint8_t hdr[4];
+    int want;
+};
+
+static int stays_failed(void *arg)
+{
+    const struct sticky *s = arg;
+    uint8_t next[16];
+    put_be32(next, 4);
+    memcpy(next + 4, "ping", 4);
+    memset(next + 8, 0, 8);
+    pm_framer f;
+    pm_framer_init(&f, PM_FRAME_MAX_PRELOGIN);
+    size_t used;
+    uint8_t *frame;
+    uint32_t flen;
+    int bad = 0;
+    if (pm_framer_feed(&f, s->hdr, 4, &used, &frame, &flen) != s->want) bad = 1;
+    for (int i = 0; i < 3 && !bad; i++) {
+        int rc = pm_framer_feed(&f, next, sizeof next, &used, &frame, &flen);
+        if (rc != s->want) {
+            fprintf(stderr, "after %s, feed %d returned %d (frame %p, %u bytes)\n",
+                    pm_err_name(s->want), i, rc, rc == 1 ? (void *)frame : NULL,
+                    rc == 1 ? flen : 0);
+            bad = 1;
+        }
+        if (rc == 1) free(frame);
+    }
+    pm_framer_free(&f);
+    return bad;
+}
+
+static void test_error_is_sticky(void **state)
+{
+    (void)state;
+    struct sticky zero = {{0, 0, 0, 0}, PM_E_PROTOCOL};
+    struct sticky huge = {{0xff, 0xff, 0xff, 0xff}, PM_E_FRAME_TOO_LARGE};
+    tu_in_child(stays_failed, &zero, "feeding after a zero length");
+    tu_in_child(stays_failed, &huge, "feeding after a length over the limit");
+}
+
 /* Feeds one frame of exactly len bytes to a framer with the given limit. */
 static void check_accepted(pm_framer *f, uint32_t len)
 {
@@ -488,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_back_to_back),
         cmocka_unit_test(test_zero_length),
         cmocka_unit_test(test_too_large),
+        cmocka_unit_test(test_error_is_sticky),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_pack_decode_round_trip),
         cmocka_unit_test(test_truncated_bodies),

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,25 @@ static inline int tu_rm_one(const char *path, const struct stat *st, int flag, s
 static inline void tu_rmrf(const char *dir)
 {
     if (dir && *dir) assert_int_equal(nftw(dir, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* Runs fn(arg) in a child process and asserts that it returned 0: for code that may
+ * crash or trip a sanitizer, so that the crash fails this test and not the whole program.
+ * fn must not use cmocka's assertions (they would go on running tests in the child); it
+ * says what went wrong on stderr and returns non-zero. */
+static inline void tu_in_child(int (*fn)(void *), void *arg, const char *what)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) _exit(fn(arg) ? 3 : 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        print_error("%s: %s %d\n", what, WIFSIGNALED(status) ? "killed by signal" : "exit status",
+                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /* xorshift64*: the same sequence on every run, so a failure can be replayed. */
