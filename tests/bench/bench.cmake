@@ -2,7 +2,7 @@
 # timings). tests/bench/run BUILD_DIR runs them all against a Release build.
 add_library(pm_bench STATIC bench/bench_common.c)
 target_include_directories(pm_bench PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/bench)
-target_link_libraries(pm_bench PUBLIC pm_harness practice_client pm_common)
+target_link_libraries(pm_bench PUBLIC pm_harness practice_client pm_common ${LMDB_LIB})
 
 foreach(b bench_group_commit bench_search bench_conn_mem)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/bench/${b}.c)

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <lmdb.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -406,6 +407,47 @@ void bs_server_finish(ts_server *s)
         *slash = 0;
         ts_sh(NULL, 0, "rm -rf '%s'", top);
     }
+}
+
+void bs_print_db_stats(const ts_server *s, const char *per_what, double per)
+{
+    MDB_env *env;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    if (mdb_env_create(&env) != 0) return;
+    mdb_env_set_maxdbs(env, 64);
+    if (mdb_env_open(env, s->dir, MDB_RDONLY | MDB_NOTLS, 0600) != 0 ||
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0) {
+        printf("# cannot open %s read-only for its statistics\n", s->dir);
+        goto out;
+    }
+    MDB_dbi main_dbi;
+    MDB_val k, v;
+    if (mdb_dbi_open(txn, NULL, 0, &main_dbi) != 0 || mdb_cursor_open(txn, main_dbi, &cur) != 0)
+        goto out;
+    MDB_envinfo ei;
+    mdb_env_info(env, &ei);
+    printf("# databases (file %.1f MiB in use):\n", (double)(ei.me_last_pgno + 1) * 4096 / 1048576);
+    printf("#   %-12s %10s %5s %9s %9s%s\n", "name", "entries", "depth", "pages", "KiB",
+           per > 0 ? "  bytes per " : "");
+    for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
+         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(k.mv_size < 63 ? k.mv_size : 63),
+                 (const char *)k.mv_data);
+        MDB_dbi d;
+        MDB_stat st;
+        if (mdb_dbi_open(txn, name, 0, &d) != 0 || mdb_stat(txn, d, &st) != 0) continue;
+        size_t pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+        printf("#   %-12s %10zu %5u %9zu %9.0f", name, st.ms_entries, st.ms_depth, pages,
+               (double)pages * st.ms_psize / 1024.0);
+        if (per > 0) printf("  %8.0f %s", (double)pages * st.ms_psize / per, per_what);
+        printf("\n");
+    }
+out:
+    if (cur) mdb_cursor_close(cur);
+    if (txn) mdb_txn_abort(txn);
+    mdb_env_close(env);
 }
 
 int bs_get_stats(pc_client *mgr, pm_arena *a, Pm__Stats **out)

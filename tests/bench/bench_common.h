@@ -70,8 +70,8 @@ void bs_tasks_read(pid_t pid, bs_tasks *t);
 /* Prints each thread's CPU between two readings as cores over secs, the busiest first. */
 void bs_tasks_print(pid_t pid, const bs_tasks *before, const bs_tasks *after, double secs);
 
-/* perf record -e cpu-clock -g on pid into out, until bs_perf_stop (for --perf FILE);
- * returns perf's pid or 0 when perf cannot run. */
+/* perf record -e cpu-clock (250 Hz, DWARF call graphs) on pid into out, until bs_perf_stop (for
+ * --perf FILE); returns perf's pid or 0 when perf cannot run. */
 pid_t bs_perf_start(pid_t pid, const char *out);
 void bs_perf_stop(pid_t perf);
 
@@ -85,6 +85,10 @@ long bs_raise_nofile(long want);
 int bs_server_start(ts_server *s, const char *parent, const char *extra);
 /* Stops the server (SIGTERM, then SIGKILL) and removes its directory and log. */
 void bs_server_finish(ts_server *s);
+
+/* The server's databases as LMDB sees them (read-only, beside the running server):
+ * entries, depth and pages of each, per unit when per > 0 (e.g. per patient). */
+void bs_print_db_stats(const ts_server *s, const char *per_what, double per);
 
 /* GetStats through a manager's client; *out lives in arena a. */
 int bs_get_stats(pc_client *mgr, pm_arena *a, Pm__Stats **out);

@@ -386,7 +386,9 @@ int main(int argc, char **argv)
         bs_print_op("load.server.create_patient", bs_op(st1, "create_patient"));
         bs_result("load.server.rss", (double)st1->rss_bytes / 1048576.0, "MiB");
         bs_result("load.server.map_size", (double)st1->map_size / 1048576.0, "MiB");
+        double n_loaded = (double)all.n;
         bs_lat_free(&all);
+        bs_print_db_stats(&s, "patient", n_loaded);
         if (!n_all_samples) {
             fprintf(stderr, "no patients loaded\n");
             goto out;
@@ -434,6 +436,7 @@ int main(int argc, char **argv)
     printf("# server-side figures for every search (names, dates of birth, phones):\n");
     bs_print_op("search.all.server.search_patients", bs_op(st4, "search_patients"));
     bs_result("search.all.server.rss", (double)st4->rss_bytes / 1048576.0, "MiB");
+    bs_print_db_stats(&s, NULL, 0);
 
     if (sp)
         bs_verdict("search_patients handler p99 < 1 ms", sp->handler_p99_us < TARGET_HANDLER_P99_US,
