@@ -181,8 +181,8 @@ static void print_address(FILE *f, const Pm__Address *a)
     if (!a) return;
     const char *lines[4] = {a->line1, a->line2, NULL, a->country};
     char town[400];
-    snprintf(town, sizeof town, "%s%s%s%s%s", a->postal_code, *a->postal_code ? " " : "", a->city,
-             *a->region && (*a->city || *a->postal_code) ? ", " : "", a->region);
+    snprintf(town, sizeof town, "%s%s%s%s%s", a->city, *a->city && *a->region ? ", " : "",
+             a->region, (*a->city || *a->region) && *a->postal_code ? " " : "", a->postal_code);
     lines[2] = town;
     int first = 1;
     for (size_t i = 0; i < 4; i++) {
