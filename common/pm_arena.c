@@ -12,7 +12,7 @@ struct pm_arena_chunk {
     max_align_t data[];
 };
 
-#define ALIGN (sizeof(max_align_t))
+#define ALIGN (_Alignof(max_align_t))
 #define FIRST_CHUNK 2048
 
 static void *pbc_alloc(void *data, size_t size)
@@ -54,8 +54,12 @@ void *pm_arena_alloc(pm_arena *a, size_t n)
 {
     if (n == 0)
         n = 1;
+    if (n > SIZE_MAX / 4) { /* no request is this big; rounding and headers would wrap */
+        a->over = 1;
+        return NULL;
+    }
     size_t rounded = (n + ALIGN - 1) & ~(ALIGN - 1);
-    if (rounded < n || (a->budget && (rounded > a->budget || a->used > a->budget - rounded))) {
+    if (a->budget && (rounded > a->budget || a->used > a->budget - rounded)) {
         a->over = 1;
         return NULL;
     }

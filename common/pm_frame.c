@@ -29,6 +29,10 @@ int pm_framer_feed(pm_framer *f, const uint8_t *p, size_t n, size_t *consumed, u
     size_t used = 0;
     *frame = NULL;
     *frame_len = 0;
+    if (f->error) {
+        *consumed = 0;
+        return f->error;
+    }
     if (f->hdr_have < PM_FRAME_HDR) {
         size_t take = PM_FRAME_HDR - f->hdr_have;
         if (take > n)
@@ -42,18 +46,16 @@ int pm_framer_feed(pm_framer *f, const uint8_t *p, size_t n, size_t *consumed, u
         }
         uint32_t len = (uint32_t)f->hdr[0] << 24 | (uint32_t)f->hdr[1] << 16 |
                        (uint32_t)f->hdr[2] << 8 | f->hdr[3];
-        if (len == 0) {
+        if (len == 0 || len > f->limit) {
             *consumed = used;
-            return PM_E_PROTOCOL;
-        }
-        if (len > f->limit) {
-            *consumed = used;
-            return PM_E_FRAME_TOO_LARGE;
+            f->error = len == 0 ? PM_E_PROTOCOL : PM_E_FRAME_TOO_LARGE;
+            return f->error;
         }
         f->body = malloc(len);
         if (!f->body) {
             *consumed = used;
-            return PM_E_NOMEM;
+            f->error = PM_E_NOMEM;
+            return f->error;
         }
         f->body_len = len;
         f->body_have = 0;

@@ -23,6 +23,7 @@ typedef struct pm_framer {
     uint32_t body_have;
     uint8_t *body; /* malloc'd once the header is complete and checked */
     uint32_t limit;
+    int error; /* once a header was bad, every later feed fails the same way */
 } pm_framer;
 
 void pm_framer_init(pm_framer *f, uint32_t limit);

@@ -158,6 +158,10 @@ size_t pm_fold(const char *str, char *out, size_t max)
             memcpy(out + o, rep, l);
             o += l;
         } else {
+            /* a character outside Latin-1 goes whole or not at all */
+            if (adv == 1)
+                while (s[adv] && (s[adv] & 0xc0) == 0x80 && adv < 4)
+                    adv++;
             if (o + adv >= max)
                 break;
             memcpy(out + o, s, adv);

@@ -69,9 +69,13 @@ const char *password_policy(const char *pw)
         return "not valid text";
     if (pm_utf8_len(pw) < PASSWORD_MIN)
         return "at least 10 characters";
-    int same = 1;
-    for (size_t i = 1; i < bytes; i++)
-        same &= pw[i] == pw[0];
+    /* one character (of any length in bytes) over and over */
+    size_t first = 1;
+    while (first < bytes && ((unsigned char)pw[first] & 0xc0) == 0x80)
+        first++;
+    int same = bytes % first == 0;
+    for (size_t i = first; same && i < bytes; i += first)
+        same = memcmp(pw + i, pw, first) == 0;
     if (same)
         return "not one character repeated";
     return NULL;
@@ -390,7 +394,7 @@ int auth_gate(req *r)
         return PM_OK;
     if (!s)
         return PM_E_UNAUTHENTICATED;
-    if (s->must_change && !(r->op->flags & OPF_ANY_ROLE))
+    if (s->must_change && !(r->op->flags & OPF_ONE_TIME))
         return req_fail(r, PM_E_PASSWORD_CHANGE_REQUIRED, NULL,
                         "this is a one-time password: set your own password first");
     if (!perm_allowed(r->op->body, s->role))
@@ -1132,7 +1136,6 @@ static void change_hashed(req *r, hash_work *hw)
 void auth_change_password(req *r)
 {
     const Pm__ChangePassword *cp = r->env->change_password;
-    session *s = r->c->sess;
     acct_state *as = acct_begin(r);
     if (!as)
         return;
@@ -1142,11 +1145,6 @@ void auth_change_password(req *r)
         req_field_error(r, "new_password", bad);
         acct_free(r);
         req_submit_audit(r);
-        return;
-    }
-    if (s->role == PM__ROLE__DISPLAY) {
-        acct_fail_now(r, PM_E_PERMISSION_DENIED, NULL,
-                      "a display device's secret is reset by a manager");
         return;
     }
     MDB_txn *txn;

@@ -28,9 +28,10 @@ static const op ops[] = {
      .audit = "login"},
     {PM__ENVELOPE__BODY_RESUME, "resume", 0, OPF_PRELOGIN, OP_CUSTOM, .custom = auth_resume},
     {PM__ENVELOPE__BODY_PING, "ping", 0, OPF_PRELOGIN, OP_CUSTOM, .custom = op_ping},
-    {PM__ENVELOPE__BODY_LOGOUT, "logout", 0, OPF_ANY_ROLE, OP_CUSTOM, .custom = auth_logout,
-     .audit = "logout"},
-    {PM__ENVELOPE__BODY_CHANGE_PASSWORD, "change_password", 0, OPF_ANY_ROLE, OP_CUSTOM,
+    {PM__ENVELOPE__BODY_LOGOUT, "logout", 0, OPF_ANY_ROLE | OPF_ONE_TIME, OP_CUSTOM,
+     .custom = auth_logout, .audit = "logout"},
+    /* A display's secret is reset by a manager, never changed by the device. */
+    {PM__ENVELOPE__BODY_CHANGE_PASSWORD, "change_password", STAFF, OPF_ONE_TIME, OP_CUSTOM,
      .custom = auth_change_password, .audit = "account.change_password"},
 
     {PM__ENVELOPE__BODY_CREATE_ACCOUNT, "create_account", R(MANAGER), 0, OP_CUSTOM,

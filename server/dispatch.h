@@ -34,7 +34,8 @@ struct op {
 
 #define ROLE_BIT(r)    (1u << (r))
 #define OPF_PRELOGIN   1u /* allowed before login */
-#define OPF_ANY_ROLE   2u /* any logged-in account (also with a one-time password) */
+#define OPF_ANY_ROLE   2u /* any logged-in account, whatever its role */
+#define OPF_ONE_TIME   4u /* allowed while a one-time password must still be changed */
 
 struct req_event {
     sframe *frame;

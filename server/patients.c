@@ -77,6 +77,13 @@ int mrn_parse(const char *s, uint64_t *id)
     return 0;
 }
 
+static const char *canonical_mrn(req *r, uint64_t id)
+{
+    char mrn[24];
+    mrn_format(id, mrn);
+    return pm_arena_strdup(&r->arena, mrn);
+}
+
 /* ---- validation ---- */
 
 static int text_ok(req *r, const char *field, const char *s, size_t max_chars, int required,
@@ -414,9 +421,10 @@ int patients_update(req *r, wctx *ctx)
     if (!p)
         return req_fail(r, PM_E_INVALID_ARGUMENT, "patient", "required");
     uint64_t id;
+    r->audit_record = p->mrn;
     if (mrn_parse(p->mrn, &id) != 0)
         return req_fail(r, PM_E_INVALID_ARGUMENT, "mrn", "not a valid MRN");
-    r->audit_record = p->mrn;
+    r->audit_record = canonical_mrn(r, id);
     if (p->version == 0)
         return req_fail(r, PM_E_INVALID_ARGUMENT, "version",
                         "required: the version you read, so that no change is overwritten");
@@ -451,10 +459,12 @@ int patients_update(req *r, wctx *ctx)
 int patients_get(req *r, MDB_txn *txn)
 {
     const char *mrn = r->env->get_patient->mrn;
-    r->audit_record = pm_arena_strdup(&r->arena, mrn);
+    r->audit_record = mrn;
     uint64_t id;
     if (mrn_parse(mrn, &id) != 0)
         return req_fail(r, PM_E_INVALID_ARGUMENT, "mrn", "not a valid MRN");
+    /* audited under the MRN as stored, however it was typed */
+    r->audit_record = canonical_mrn(r, id);
     Pm__Patient *p;
     int rc = patient_load(txn, id, &r->arena, &p);
     if (rc == PM_E_NOT_FOUND)

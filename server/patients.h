@@ -18,7 +18,7 @@ int patients_get(struct req *r, MDB_txn *txn);
 int patients_search(struct req *r, MDB_txn *txn);
 int patients_list(struct req *r, MDB_txn *txn);
 
-/* MRN: the decimal id followed by a Luhn check digit, e.g. id 10001 -> "100017". */
+/* MRN: the decimal id followed by a Luhn check digit, e.g. id 10001 -> "100016". */
 void mrn_format(uint64_t id, char out[24]);
 /* Parses an MRN (spaces and dashes ignored); 0 on success. */
 int mrn_parse(const char *s, uint64_t *id);

@@ -298,7 +298,7 @@ int cmd_serve(int argc, char **argv)
     server_config *cfg = &srv.cfg;
     server_config_defaults(cfg);
     int c, bad = 0;
-    uint32_t u;
+    uint32_t u = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
