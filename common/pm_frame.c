@@ -1,6 +1,7 @@
 #include "pm_frame.h"
 
 #include "pm_err.h"
+#include "pm_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -102,4 +103,45 @@ size_t pm_frame_decode_budget(size_t len)
 Pm__Envelope *pm_frame_decode(pm_arena *a, const uint8_t *body, size_t len)
 {
     return pm__envelope__unpack(pm_arena_pbc(a), len, body);
+}
+
+static int text_valid(const ProtobufCMessage *m, const char **bad, int depth)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *base = (const char *)m;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(const void *)(base + f->quantifier_offset) != f->id)
+            continue;
+        size_t n = 1;
+        const void *const *items = (const void *const *)(const void *)(base + f->offset);
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            n = *(const size_t *)(const void *)(base + f->quantifier_offset);
+            items = *(const void *const *const *)(const void *)(base + f->offset);
+        }
+        for (size_t k = 0; k < n; k++) {
+            const void *v = items[k];
+            if (!v)
+                continue;
+            if (f->type == PROTOBUF_C_TYPE_STRING) {
+                const char *str = v;
+                if (!pm_utf8_valid(str, strlen(str), 1)) {
+                    *bad = f->name;
+                    return 0;
+                }
+            } else if (depth < 32 && !text_valid(v, bad, depth + 1)) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+int pm_msg_text_valid(const ProtobufCMessage *msg, const char **bad_field)
+{
+    *bad_field = NULL;
+    return text_valid(msg, bad_field, 0);
 }

@@ -45,6 +45,11 @@ uint8_t *pm_frame_pack(const Pm__Envelope *env, size_t *len);
 /* Decodes a frame body with the arena as allocator (its budget bounds the work). */
 Pm__Envelope *pm_frame_decode(pm_arena *a, const uint8_t *body, size_t len);
 
+/* Whether every string in msg (and its submessages) is valid UTF-8 without control
+ * characters other than tab and line breaks; *bad_field names the first that is not.
+ * protobuf-c does not check this itself. */
+int pm_msg_text_valid(const ProtobufCMessage *msg, const char **bad_field);
+
 /* Budget for decoding a body of len bytes: generous for real messages, bounded for
  * hostile ones (protobuf-c allocates per repeated element and per string). */
 size_t pm_frame_decode_budget(size_t len);

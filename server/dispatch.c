@@ -642,6 +642,12 @@ void dispatch_frame(conn *c, uint8_t *body, uint32_t len)
         return;
     }
     r->id = r->env->id;
+    const char *bad;
+    if (!pm_msg_text_valid(&r->env->base, &bad)) {
+        req_fail(r, PM_E_PROTOCOL, bad, "field %s is not valid UTF-8 text", bad);
+        req_finish(r);
+        return;
+    }
     Pm__Envelope__BodyCase body_case = r->env->body_case;
     if (!c->hello_done || body_case == PM__ENVELOPE__BODY_HELLO) {
         if (body_case == PM__ENVELOPE__BODY_HELLO && !c->hello_done) {

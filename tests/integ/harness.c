@@ -305,3 +305,124 @@ int ts_get_patient(pc_client *c, pm_arena *a, const char *mrn, Pm__Patient **out
         *out = resp->patient_ok->patient;
     return rc;
 }
+
+/* ---- raw TLS ---- */
+
+#include "pm_frame.h"
+#include "pm_tls.h"
+
+#include <mbedtls/net_sockets.h>
+#include <poll.h>
+
+struct ts_raw {
+    pm_rng rng;
+    mbedtls_ssl_config conf;
+    mbedtls_x509_crt ca;
+    mbedtls_ssl_context ssl;
+    mbedtls_net_context net;
+};
+
+ts_raw *ts_raw_open(ts_server *s)
+{
+    ts_raw *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    mbedtls_x509_crt_init(&r->ca);
+    mbedtls_ssl_init(&r->ssl);
+    mbedtls_net_init(&r->net);
+    pm_rng_init(&r->rng, "ts_raw");
+    pm_tls_conf_init(&r->conf, MBEDTLS_SSL_IS_CLIENT, &r->rng);
+    mbedtls_x509_crt_parse_file(&r->ca, s->ca);
+    mbedtls_ssl_conf_ca_chain(&r->conf, &r->ca, NULL);
+    mbedtls_ssl_conf_authmode(&r->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    char port[16];
+    snprintf(port, sizeof port, "%d", s->port);
+    int rc = mbedtls_net_connect(&r->net, "127.0.0.1", port, MBEDTLS_NET_PROTO_TCP);
+    if (rc == 0)
+        rc = mbedtls_ssl_setup(&r->ssl, &r->conf);
+    if (rc == 0)
+        rc = mbedtls_ssl_set_hostname(&r->ssl, "localhost");
+    mbedtls_ssl_set_bio(&r->ssl, &r->net, mbedtls_net_send, mbedtls_net_recv, NULL);
+    while (rc == 0 && (rc = mbedtls_ssl_handshake(&r->ssl)) != 0)
+        if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE)
+            break;
+    if (rc) {
+        ts_raw_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+int ts_raw_send(ts_raw *r, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n) {
+        int w = mbedtls_ssl_write(&r->ssl, b, n);
+        if (w == MBEDTLS_ERR_SSL_WANT_WRITE || w == MBEDTLS_ERR_SSL_WANT_READ)
+            continue;
+        if (w <= 0)
+            return -1;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int ts_raw_env(ts_raw *r, const Pm__Envelope *e)
+{
+    size_t len;
+    uint8_t *buf = pm_frame_pack(e, &len);
+    int rc = buf ? ts_raw_send(r, buf, len) : -1;
+    free(buf);
+    return rc;
+}
+
+static int raw_read(ts_raw *r, int timeout_ms, uint8_t *buf, size_t n)
+{
+    size_t have = 0;
+    while (have < n) {
+        if (!mbedtls_ssl_check_pending(&r->ssl)) {
+            struct pollfd p = {r->net.fd, POLLIN, 0};
+            int pr = poll(&p, 1, timeout_ms);
+            if (pr == 0)
+                return -1;
+        }
+        int got = mbedtls_ssl_read(&r->ssl, buf + have, n - have);
+        if (got == MBEDTLS_ERR_SSL_WANT_READ)
+            continue;
+        if (got == 0 || got == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || got == MBEDTLS_ERR_NET_CONN_RESET)
+            return 0;
+        if (got < 0)
+            return -2;
+        have += (size_t)got;
+    }
+    return 1;
+}
+
+int ts_raw_frame(ts_raw *r, int timeout_ms, uint8_t **body, uint32_t *len)
+{
+    uint8_t hdr[4];
+    int rc = raw_read(r, timeout_ms, hdr, 4);
+    if (rc != 1)
+        return rc;
+    *len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+    *body = malloc(*len ? *len : 1);
+    rc = raw_read(r, timeout_ms, *body, *len);
+    if (rc != 1) {
+        free(*body);
+        *body = NULL;
+    }
+    return rc;
+}
+
+void ts_raw_close(ts_raw *r)
+{
+    if (!r)
+        return;
+    mbedtls_ssl_free(&r->ssl);
+    mbedtls_net_free(&r->net);
+    mbedtls_ssl_config_free(&r->conf);
+    mbedtls_x509_crt_free(&r->ca);
+    pm_rng_free(&r->rng);
+    free(r);
+}

@@ -5,6 +5,7 @@
 #define HARNESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "pc.h"
@@ -49,4 +50,16 @@ int ts_create_patient(pc_client *c, pm_arena *a, const char *first, const char *
                       const char *dob, const char *phone, Pm__Patient **out);
 int ts_get_patient(pc_client *c, pm_arena *a, const char *mrn, Pm__Patient **out);
 
+
+
+/* A raw TLS connection for sending arbitrary bytes (hostile-input tests). */
+typedef struct ts_raw ts_raw;
+ts_raw *ts_raw_open(ts_server *s);
+int ts_raw_send(ts_raw *r, const void *p, size_t n);
+/* Reads one frame's body (malloc'd) within timeout_ms: 1 = got one, 0 = the server
+ * closed the connection, -1 = timeout, -2 = error. */
+int ts_raw_frame(ts_raw *r, int timeout_ms, uint8_t **body, uint32_t *len);
+/* Sends an Envelope as a frame. */
+int ts_raw_env(ts_raw *r, const Pm__Envelope *e);
+void ts_raw_close(ts_raw *r);
 #endif

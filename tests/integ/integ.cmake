@@ -1,3 +1,4 @@
 # Integration tests: each starts its own practiced on 127.0.0.1.
 pm_test(test_auth SOURCES integ/test_auth.c LIBS pm_harness LABELS integ TIMEOUT 300)
 pm_test(test_patients SOURCES integ/test_patients.c LIBS pm_harness LABELS integ TIMEOUT 300)
+pm_test(test_protocol SOURCES integ/test_protocol.c LIBS pm_harness LABELS integ TIMEOUT 300)
