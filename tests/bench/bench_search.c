@@ -26,10 +26,10 @@
 
 static struct {
     long patients, searches, dob_searches, phone_searches;
-    int load_threads, search_threads;
+    int load_threads, search_threads, two_word_pct;
     unsigned limit;
     const char *dir, *perf;
-} opt = {100000, 20000, 500, 500, 32, 4, 0, "/tmp", NULL};
+} opt = {100000, 20000, 500, 500, 32, 4, 30, 0, "/tmp", NULL};
 
 static void usage(FILE *f)
 {
@@ -41,6 +41,8 @@ static void usage(FILE *f)
             "  --load-threads N    desks creating them at once (default %d)\n"
             "  --searches N        name searches (default %ld)\n"
             "  --search-threads N  desks searching at once (default %d)\n"
+            "  --two-words PCT     share of name searches that are \"first last-prefix\"\n"
+            "                      (default %d; the rest are last-name prefixes)\n"
             "  --dob-searches N    searches by date of birth (default %ld)\n"
             "  --phone-searches N  searches by the last digits of a phone (default %ld)\n"
             "  --limit N           results per search (default: the server's, 50)\n"
@@ -48,8 +50,8 @@ static void usage(FILE *f)
             "  --perf FILE         perf record the server during the name searches\n"
             "  --help\n\n"
             "Target: search_patients handler p99 < %d us (server-side, GetStats).\n",
-            opt.patients, opt.load_threads, opt.searches, opt.search_threads, opt.dob_searches,
-            opt.phone_searches, opt.dir, TARGET_HANDLER_P99_US);
+            opt.patients, opt.load_threads, opt.searches, opt.search_threads, opt.two_word_pct,
+            opt.dob_searches, opt.phone_searches, opt.dir, TARGET_HANDLER_P99_US);
 }
 
 /* What the searches look for: a sample of the patients loaded. */
@@ -250,6 +252,7 @@ int main(int argc, char **argv)
         {"load-threads", required_argument, 0, 'L'},
         {"searches", required_argument, 0, 's'},
         {"search-threads", required_argument, 0, 'S'},
+        {"two-words", required_argument, 0, 'T'},
         {"dob-searches", required_argument, 0, 'D'},
         {"phone-searches", required_argument, 0, 'P'},
         {"limit", required_argument, 0, 'l'},
@@ -272,6 +275,9 @@ int main(int argc, char **argv)
             break;
         case 'S':
             opt.search_threads = atoi(optarg);
+            break;
+        case 'T':
+            opt.two_word_pct = atoi(optarg);
             break;
         case 'D':
             opt.dob_searches = atol(optarg);
@@ -297,7 +303,7 @@ int main(int argc, char **argv)
         }
     }
     if (optind < argc || opt.patients < 1 || opt.load_threads < 1 || opt.search_threads < 1 ||
-        opt.searches < 0) {
+        opt.searches < 0 || opt.two_word_pct < 0 || opt.two_word_pct > 100) {
         usage(stderr);
         return 2;
     }
@@ -402,7 +408,7 @@ int main(int argc, char **argv)
         sw[i].idx = i;
     }
     phase_out po;
-    long n_prefix = opt.searches * 7 / 10, n_two = opt.searches - n_prefix;
+    long n_two = opt.searches * opt.two_word_pct / 100, n_prefix = opt.searches - n_two;
     printf("# --- %ld name searches by 1-4 letter last-name prefixes, %d desks ---\n", n_prefix,
            opt.search_threads);
     pid_t pf = bs_perf_start(s.pid, opt.perf);
@@ -414,7 +420,8 @@ int main(int argc, char **argv)
     run_search_phase(s.pid, sw, opt.search_threads, Q_TWO_WORDS, n_two, "search.two_words", &po);
     bs_perf_stop(pf);
     if (bs_get_stats(mgr, &a, &st3) != PM_OK) goto out;
-    printf("# server-side figures for every name search so far (70%% prefixes, 30%% two words):\n");
+    printf("# server-side figures for every name search so far (%d%% prefixes, %d%% two words):\n",
+           100 - opt.two_word_pct, opt.two_word_pct);
     const Pm__OpStat *sp = bs_op(st3, "search_patients");
     bs_print_op("search.names.server.search_patients", sp);
     bs_result("search.names.server.mean_batch",
