@@ -241,6 +241,25 @@ Pm__Envelope *pc_env(pm_arena *a, Pm__Envelope__BodyCase body)
 
 /* ---- transport ---- */
 
+/* mbedtls_net_send writes with write(2), which raises SIGPIPE on a connection the server
+ * closed; a library must not kill its program for that. */
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    int fd = ((mbedtls_net_context *)ctx)->fd;
+    for (;;) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n >= 0)
+            return (int)n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return MBEDTLS_ERR_SSL_WANT_WRITE;
+        if (errno == EPIPE || errno == ECONNRESET)
+            return MBEDTLS_ERR_NET_CONN_RESET;
+        return MBEDTLS_ERR_NET_SEND_FAILED;
+    }
+}
+
 static int tcp_connect(pc_client *c, const char *host, int port, int timeout_ms, int *fd_out)
 {
     char portstr[16];
@@ -568,7 +587,7 @@ int pc_connect(pc_client *c)
         pc_close(c);
         return tls_error(c, r, "TLS setup");
     }
-    mbedtls_ssl_set_bio(&c->ssl, &c->net, mbedtls_net_send, NULL, mbedtls_net_recv_timeout);
+    mbedtls_ssl_set_bio(&c->ssl, &c->net, bio_send, NULL, mbedtls_net_recv_timeout);
     while ((r = mbedtls_ssl_handshake(&c->ssl)) != 0) {
         if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
             continue;
@@ -781,7 +800,7 @@ int pc_fetch_ca(const char *host, int port, const char *fp_hex, const char *ca_o
     int r = mbedtls_ssl_setup(&c->ssl, &c->conf);
     if (r == 0)
         r = mbedtls_ssl_set_hostname(&c->ssl, c->host);
-    mbedtls_ssl_set_bio(&c->ssl, &c->net, mbedtls_net_send, NULL, mbedtls_net_recv_timeout);
+    mbedtls_ssl_set_bio(&c->ssl, &c->net, bio_send, NULL, mbedtls_net_recv_timeout);
     while (r == 0 && (r = mbedtls_ssl_handshake(&c->ssl)) != 0)
         if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE)
             break;

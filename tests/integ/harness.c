@@ -64,6 +64,7 @@ static int field(const char *text, const char *key, char *out, size_t n)
 
 int ts_init(ts_server *s, const char *extra_args)
 {
+    signal(SIGPIPE, SIG_IGN); /* ts_raw writes to connections the server may have closed */
     memset(s, 0, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "/tmp/pm-test-XXXXXX");
     if (!mkdtemp(s->dir))
@@ -141,7 +142,8 @@ int ts_stop(ts_server *s, int sig)
 {
     if (!s->pid)
         return -1;
-    kill(s->pid, sig);
+    if (sig)
+        kill(s->pid, sig);
     int st = 0;
     for (int i = 0; i < 3000; i++) { /* up to 60 s */
         pid_t r = waitpid(s->pid, &st, WNOHANG);

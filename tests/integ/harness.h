@@ -30,7 +30,7 @@ int ts_init(ts_server *s, const char *extra_args);
 /* practiced serve on 127.0.0.1, an ephemeral port; waits until it listens. Its stderr
  * goes to s->log. */
 int ts_start(ts_server *s, const char *extra_args);
-/* Sends sig and waits; returns the exit status (or 128+signal). */
+/* Sends sig (0: none, just wait) and waits; returns the exit status (or 128+signal). */
 int ts_stop(ts_server *s, int sig);
 /* Removes the data directory. */
 void ts_cleanup(ts_server *s);

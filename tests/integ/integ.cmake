@@ -2,3 +2,5 @@
 pm_test(test_auth SOURCES integ/test_auth.c LIBS pm_harness LABELS integ TIMEOUT 300)
 pm_test(test_patients SOURCES integ/test_patients.c LIBS pm_harness LABELS integ TIMEOUT 300)
 pm_test(test_protocol SOURCES integ/test_protocol.c LIBS pm_harness LABELS integ TIMEOUT 300)
+pm_test(test_durability SOURCES integ/test_durability.c LIBS pm_harness LABELS integ TIMEOUT 300)
+pm_test(test_crash SOURCES integ/test_crash.c LIBS pm_harness LABELS integ TIMEOUT 900)
