@@ -212,7 +212,7 @@ static void test_sigterm_answers_in_flight(void **state)
 struct writer_loop {
     ts_server *s;
     uint8_t token[32];
-    volatile int stop;
+    int stop; /* __atomic */
     int created;
 };
 
@@ -224,7 +224,7 @@ static void *keep_writing(void *arg)
         return NULL;
     pm_arena a;
     pm_arena_init(&a, 0);
-    while (!wl->stop) {
+    while (!__atomic_load_n(&wl->stop, __ATOMIC_ACQUIRE)) {
         char last[32];
         snprintf(last, sizeof last, "Busy%d", wl->created);
         if (ts_create_patient(c, &a, "Hot", last, "1970-07-07", "555 0100", NULL) == PM_OK)
@@ -260,7 +260,7 @@ static void test_hot_backup(void **state)
     int rc = ts_sh(out, sizeof out, "%s backup --data %s --out %s 2>&1", ts_practiced(), s.dir,
                    bdir);
     usleep(200000);
-    wl.stop = 1;
+    __atomic_store_n(&wl.stop, 1, __ATOMIC_RELEASE);
     pthread_join(th, NULL);
     assert_int_equal(rc, 0);
     assert_true(wl.created > 0);
