@@ -108,9 +108,10 @@ int ts_start(ts_server *s, const char *extra_args)
         }
         char cmd[4096];
         snprintf(cmd, sizeof cmd,
-                 "exec %s serve --data %s --listen 127.0.0.1:0 --port-file %s --login-delay-ms 0 "
-                 "%s",
-                 ts_practiced(), s->dir, portfile, extra_args ? extra_args : "");
+                 "exec env %s %s serve --data %s --listen 127.0.0.1:0 --port-file %s "
+                 "--login-delay-ms 0 %s",
+                 s->env ? s->env : "", ts_practiced(), s->dir, portfile,
+                 extra_args ? extra_args : "");
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }

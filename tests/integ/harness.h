@@ -20,6 +20,7 @@ typedef struct ts_server {
     char password[64]; /* the manager's password after ts_manager() */
     int port;
     pid_t pid;
+    const char *env; /* "NAME=value ..." put before practiced serve, e.g. LD_PRELOAD */
 } ts_server;
 
 /* Path of the practiced binary under test. */

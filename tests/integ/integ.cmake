@@ -6,3 +6,13 @@ pm_test(test_durability SOURCES integ/test_durability.c LIBS pm_harness LABELS "
 pm_test(test_crash SOURCES integ/test_crash.c LIBS pm_harness LABELS integ TIMEOUT 900)
 pm_test(test_interop SOURCES integ/test_interop.c LIBS pm_harness LABELS integ TIMEOUT 120)
 target_compile_definitions(test_interop PRIVATE PM_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+
+# The storage-fault shim, preloaded into a server under test.
+add_library(failfs SHARED faults/failfs.c)
+target_link_libraries(failfs PRIVATE dl)
+set_target_properties(failfs PROPERTIES C_STANDARD 11)
+target_compile_options(failfs PRIVATE -fno-sanitize=all)
+target_link_options(failfs PRIVATE -fno-sanitize=all)
+pm_test(test_faults SOURCES integ/test_faults.c LIBS pm_harness LABELS integ TIMEOUT 120)
+target_compile_definitions(test_faults PRIVATE FAILFS_SO="$<TARGET_FILE:failfs>")
+add_dependencies(test_faults failfs)
