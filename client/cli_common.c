@@ -381,7 +381,7 @@ static volatile sig_atomic_t echo_off;
 static void restore_echo(void)
 {
     if (echo_off) {
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
         echo_off = 0;
     }
 }
@@ -407,7 +407,7 @@ static void set_echo(int on)
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         signal(SIGHUP, on_signal);
-        if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0) echo_off = 1;
+        if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0) echo_off = 1;
     } else {
         restore_echo();
         signal(SIGINT, SIG_DFL);
@@ -420,9 +420,10 @@ int cli_read_line(const char *prompt, int secret, char *buf, size_t n)
 {
     int tty = cli_stdin_is_tty();
     if (tty) {
+        /* echo off before the prompt, so that nothing typed after it shows */
+        if (secret) set_echo(0);
         fputs(prompt, stderr);
         fflush(stderr);
-        if (secret) set_echo(0);
     }
     char *got = fgets(buf, (int)n, stdin);
     if (tty && secret) {
