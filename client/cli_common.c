@@ -79,10 +79,13 @@ int cli_opt(cli *c, int argc, char **argv, const struct option *opts)
         return CLI_OPT_HELP;
     }
     if (o == '?') {
-        if (optopt)
+        const char *arg = argv[optind - 1];
+        if (arg[0] == '-' && arg[1] != '-')
             cli_usage_error(c, "unknown option -%c", optopt);
+        else if (strchr(arg, '='))
+            cli_usage_error(c, "unknown option, or one that takes no value: %s", arg);
         else
-            cli_usage_error(c, "unknown or ambiguous option %s", argv[optind - 1]);
+            cli_usage_error(c, "unknown or ambiguous option %s", arg);
         return CLI_OPT_BAD;
     }
     if (o == ':') {
