@@ -45,7 +45,8 @@ static const char audit_help[] =
     "  practice audit --since \"2024-05-01 08:00\" --until \"2024-05-01 12:00\"\n";
 
 typedef struct audit_args {
-    const char *mrn, *user, *since_s, *until_s;
+    char mrn[32];
+    const char *user, *since_s, *until_s;
     unsigned long limit;
     time_t since, until;
 } audit_args;
@@ -118,7 +119,7 @@ static int audit_pages(cli *c, const audit_args *q, audit_out *out)
                                       &pm__query_audit__descriptor, (void **)&qa);
         unsigned long left = q->limit - out->count;
         if (e) {
-            qa->mrn = (char *)(q->mrn ? q->mrn : "");
+            qa->mrn = (char *)q->mrn;
             qa->username = (char *)(q->user ? q->user : "");
             qa->since = (uint64_t)q->since;
             qa->until = (uint64_t)q->until;
@@ -163,6 +164,21 @@ static int print_audit(cli *c, audit_out *out, int full)
     return CLI_EXIT_OK;
 }
 
+/* The log files entries under the MRN's digits: "10001-6" is 100016. */
+static int mrn_digits(cli *c, const char *s, char *out, size_t n)
+{
+    size_t o = 0;
+    for (; *s; s++) {
+        if (*s == ' ' || *s == '-') continue;
+        if (*s < '0' || *s > '9' || o + 1 >= n)
+            return cli_fail(c, PM_E_INVALID_ARGUMENT, "--patient", "--patient: not an MRN");
+        out[o++] = *s;
+    }
+    out[o] = 0;
+    return o ? CLI_EXIT_OK
+             : cli_fail(c, PM_E_INVALID_ARGUMENT, "--patient", "--patient: not an MRN");
+}
+
 static int scan_audit_args(cli *c, int argc, char **argv, audit_args *q)
 {
     enum { O_PATIENT = 1, O_USER, O_SINCE, O_UNTIL, O_LIMIT };
@@ -178,7 +194,7 @@ static int scan_audit_args(cli *c, int argc, char **argv, audit_args *q)
     int o, rc = CLI_EXIT_OK;
     while (rc == CLI_EXIT_OK && (o = cli_opt(c, argc, argv, opts)) >= 0) {
         if (o == O_PATIENT)
-            q->mrn = optarg;
+            rc = mrn_digits(c, optarg, q->mrn, sizeof q->mrn);
         else if (o == O_USER)
             q->user = optarg;
         else if (o == O_SINCE)
