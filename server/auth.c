@@ -661,6 +661,7 @@ void auth_login(req *r)
     snprintf(ls->device, sizeof ls->device, "%s", *l->device ? l->device : "unnamed device");
     if (!pm_utf8_valid(ls->device, strlen(ls->device), 0))
         snprintf(ls->device, sizeof ls->device, "unnamed device");
+    r->device = pm_arena_printf(&r->arena, "%s (%s)", ls->device, r->c->peer);
     if (pm_random(ls->token, 32)) {
         free(ls);
         r->ext = NULL;

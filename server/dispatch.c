@@ -72,6 +72,7 @@ static const op ops[] = {
 
 /* ---- latency statistics: log-linear histograms in microseconds ---- */
 
+#define LOWER(a, b)  ((a) < (b) ? (a) : (b))
 #define HIST_SUB     8
 #define HIST_BUCKETS (64 * HIST_SUB)
 
@@ -138,10 +139,11 @@ void dispatch_fill_stats(req *r, Pm__Stats *st)
         o->count = s->count;
         o->errors = s->errors;
         o->max_us = s->max_us;
-        o->p50_us = hist_pct(s->total, s->count, 0.50);
-        o->p99_us = hist_pct(s->total, s->count, 0.99);
-        o->handler_p50_us = hist_pct(s->handler, s->count, 0.50);
-        o->handler_p99_us = hist_pct(s->handler, s->count, 0.99);
+        /* a bucket's upper edge may lie past the largest value seen */
+        o->p50_us = LOWER(hist_pct(s->total, s->count, 0.50), s->max_us);
+        o->p99_us = LOWER(hist_pct(s->total, s->count, 0.99), s->max_us);
+        o->handler_p50_us = LOWER(hist_pct(s->handler, s->count, 0.50), o->p50_us);
+        o->handler_p99_us = LOWER(hist_pct(s->handler, s->count, 0.99), o->p99_us);
         st->ops[st->n_ops++] = o;
     }
 }

@@ -481,7 +481,7 @@ int store_meta_put_str(MDB_txn *txn, store *st, const char *name, const char *va
 
 int store_next_id(MDB_txn *txn, store *st, const char *name, uint64_t first, uint64_t *out)
 {
-    uint64_t v;
+    uint64_t v = first;
     int rc = store_meta_get_u64(txn, st, name, &v);
     if (rc == PM_E_NOT_FOUND)
         v = first;

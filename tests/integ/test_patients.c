@@ -131,7 +131,7 @@ static void test_create_read_update_search(void **state)
     /* update with the version read; the old name no longer finds it, the new one does */
     q->last_name = "Núñez";
     q->preferred_name = "Pepe";
-    Pm__Patient *u;
+    Pm__Patient *u = NULL;
     assert_int_equal(update(R, &a, q, &u), PM_OK);
     assert_int_equal(u->version, 2);
     assert_string_equal(u->updated_by, "rhea");
