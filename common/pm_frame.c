@@ -16,7 +16,7 @@ void pm_framer_free(pm_framer *f)
 {
     free(f->body);
     f->body = NULL;
-    f->hdr_have = f->body_have = f->body_len = 0;
+    f->hdr_have = f->body_have = f->body_len = f->body_cap = 0;
 }
 
 int pm_framer_busy(const pm_framer *f)
@@ -52,18 +52,32 @@ int pm_framer_feed(pm_framer *f, const uint8_t *p, size_t n, size_t *consumed, u
             f->error = len == 0 ? PM_E_PROTOCOL : PM_E_FRAME_TOO_LARGE;
             return f->error;
         }
-        f->body = malloc(len);
-        if (!f->body) {
-            *consumed = used;
-            f->error = PM_E_NOMEM;
-            return f->error;
-        }
         f->body_len = len;
         f->body_have = 0;
+        f->body_cap = 0;
     }
     size_t take = f->body_len - f->body_have;
     if (take > n - used)
         take = n - used;
+    if (take == 0) {
+        *consumed = used;
+        return 0;
+    }
+    if (f->body_have + take > f->body_cap) {
+        size_t cap = f->body_cap ? f->body_cap : 4096;
+        while (cap < f->body_have + take)
+            cap *= 2;
+        if (cap > f->body_len)
+            cap = f->body_len;
+        uint8_t *grown = realloc(f->body, cap);
+        if (!grown) {
+            *consumed = used;
+            f->error = PM_E_NOMEM;
+            return f->error;
+        }
+        f->body = grown;
+        f->body_cap = (uint32_t)cap;
+    }
     memcpy(f->body + f->body_have, p + used, take);
     f->body_have += (uint32_t)take;
     used += take;
@@ -73,7 +87,7 @@ int pm_framer_feed(pm_framer *f, const uint8_t *p, size_t n, size_t *consumed, u
     *frame = f->body;
     *frame_len = f->body_len;
     f->body = NULL;
-    f->hdr_have = f->body_have = f->body_len = 0;
+    f->hdr_have = f->body_have = f->body_len = f->body_cap = 0;
     return 1;
 }
 

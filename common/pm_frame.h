@@ -21,7 +21,9 @@ typedef struct pm_framer {
     uint32_t hdr_have;
     uint32_t body_len;
     uint32_t body_have;
-    uint8_t *body; /* malloc'd once the header is complete and checked */
+    uint8_t *body; /* grows as the body arrives: a peer that promises a megabyte and
+                      sends ten bytes costs ten bytes */
+    uint32_t body_cap;
     uint32_t limit;
     int error; /* once a header was bad, every later feed fails the same way */
 } pm_framer;

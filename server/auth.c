@@ -247,15 +247,14 @@ static void bind_conn(conn *c, session *s)
         c->sess->nconns--;
     c->sess = s;
     s->nconns++;
-    c->framer.limit = PM_FRAME_MAX;
-    uv_timer_stop(&c->timer);
+    conn_session_changed(c);
 }
 
 static void unbind_conn(conn *c, int reason, const char *msg)
 {
     c->sess->nconns--;
     c->sess = NULL;
-    c->framer.limit = PM_FRAME_MAX_PRELOGIN;
+    conn_session_changed(c);
     events_conn_closed(c); /* its screens must clear: no more events */
     if (reason) {
         Pm__Envelope env = PM__ENVELOPE__INIT;

@@ -368,11 +368,48 @@ static void conn_frames(conn *c, const uint8_t *p, size_t n)
     }
 }
 
+static void on_frame_timeout(uv_timer_t *t)
+{
+    conn *c = t->data;
+    if (pm_framer_busy(&c->framer)) {
+        conn_send_error(c, 0, PM_E_PROTOCOL, "frame not completed in time", NULL);
+        conn_end(c, "frame not completed in time");
+    }
+}
+
+/* After login the connection's timer bounds how long one frame may take to arrive
+ * (before login the login timeout does). */
+static void frame_timer(conn *c)
+{
+    if (!c->sess || c->closing)
+        return;
+    int busy = pm_framer_busy(&c->framer);
+    int active = uv_is_active((uv_handle_t *)&c->timer);
+    if (busy && !active)
+        uv_timer_start(&c->timer, on_frame_timeout, srv.cfg.frame_timeout_ms, 0);
+    else if (!busy && active)
+        uv_timer_stop(&c->timer);
+}
+
 static void on_prelogin_timeout(uv_timer_t *t)
 {
     conn *c = t->data;
     if (!c->sess)
         conn_end(c, "no login in time");
+}
+
+void conn_session_changed(conn *c)
+{
+    if (c->closing)
+        return;
+    uv_timer_stop(&c->timer);
+    if (c->sess) {
+        c->framer.limit = PM_FRAME_MAX;
+        frame_timer(c);
+    } else {
+        c->framer.limit = PM_FRAME_MAX_PRELOGIN;
+        uv_timer_start(&c->timer, on_prelogin_timeout, srv.cfg.prelogin_timeout_ms, 0);
+    }
 }
 
 static void on_handshake_timeout(uv_timer_t *t)
@@ -414,6 +451,7 @@ static void conn_input_locked(conn *c)
         int n = mbedtls_ssl_read(&c->ssl, srv.ptbuf, sizeof srv.ptbuf);
         if (n > 0) {
             conn_frames(c, srv.ptbuf, (size_t)n);
+            frame_timer(c);
             continue;
         }
         if (n == MBEDTLS_ERR_SSL_WANT_READ || n == MBEDTLS_ERR_SSL_WANT_WRITE)

@@ -91,6 +91,8 @@ void conn_unref(conn *c);
 void conn_request_begin(conn *c);
 /* A request of c finished. */
 void conn_request_done(conn *c);
+/* The connection's session was bound or unbound: frame limit and timers follow. */
+void conn_session_changed(conn *c);
 /* Ends every connection (shutdown). */
 void net_end_all(const char *why);
 

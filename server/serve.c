@@ -39,6 +39,7 @@ void server_config_defaults(server_config *cfg)
     cfg->max_inflight = 128;
     cfg->handshake_timeout_ms = 10000;
     cfg->prelogin_timeout_ms = 120000;
+    cfg->frame_timeout_ms = 30000;
     cfg->idem_retention_s = 48 * 3600;
     cfg->event_retention_s = 7 * 86400;
     cfg->out_limit = 32u << 20;
@@ -62,6 +63,7 @@ static void serve_usage(FILE *f)
             "  --hash-concurrency N    password hashes at once (default 2)\n"
             "  --max-connections N     refuse connections beyond N (default 12000)\n"
             "  --event-retention SECS  keep events for replay this long (default 604800)\n"
+            "  --frame-timeout SECS    a request must arrive whole within this (default 30)\n"
             "  --writer-delay-ms MS    testing: hold each write batch this long\n",
             DEFAULT_PORT, DEFAULT_PORT);
 }
@@ -291,6 +293,7 @@ int cmd_serve(int argc, char **argv)
         {"hash-concurrency", required_argument, 0, 'c'},
         {"max-connections", required_argument, 0, 'm'},
         {"event-retention", required_argument, 0, 'e'},
+        {"frame-timeout", required_argument, 0, 'F'},
         {"writer-delay-ms", required_argument, 0, 'W'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -344,6 +347,10 @@ int cmd_serve(int argc, char **argv)
             break;
         case 'e':
             bad |= parse_u32(optarg, &cfg->event_retention_s);
+            break;
+        case 'F':
+            bad |= parse_u32(optarg, &u) || u == 0 || u > 3600;
+            cfg->frame_timeout_ms = u * 1000;
             break;
         case 'W':
             bad |= parse_u32(optarg, &u);

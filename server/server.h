@@ -28,6 +28,7 @@ typedef struct server_config {
     uint32_t max_inflight;       /* requests in flight per connection before reading pauses */
     uint32_t handshake_timeout_ms;
     uint32_t prelogin_timeout_ms; /* a connection must log in within this */
+    uint32_t frame_timeout_ms;    /* a started frame must be complete within this */
     uint32_t idem_retention_s;   /* request keys remembered at least this long */
     uint32_t event_retention_s;
     size_t out_limit;            /* bytes queued to one connection before it is cut off */

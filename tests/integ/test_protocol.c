@@ -23,7 +23,7 @@ static pc_client *CTRL;
 static int setup(void **state)
 {
     (void)state;
-    if (ts_init(&S, NULL) || ts_start(&S, NULL))
+    if (ts_init(&S, NULL) || ts_start(&S, "--frame-timeout 2"))
         return -1;
     CTRL = ts_manager(&S);
     return CTRL ? 0 : -1;
@@ -315,6 +315,45 @@ static void test_oversize_after_login(void **state)
     pm_arena_free(&a);
 }
 
+/* A logged-in client that sends a frame one byte now and then is cut off in bounded
+ * time (the server runs with --frame-timeout 2). */
+static void test_slow_frame(void **state)
+{
+    (void)state;
+    pm_arena a;
+    pm_arena_init(&a, 0);
+    ts_raw *r = ts_raw_open(&S);
+    hello(r, &a);
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_RESUME);
+    e->resume = pm_msg_new(&a, &pm__resume__descriptor);
+    e->resume->token.data = (uint8_t *)pc_token(CTRL);
+    e->resume->token.len = 32;
+    assert_int_equal(ts_raw_env(r, e), 0);
+    int closed;
+    assert_non_null(next(r, &a, &closed));
+    send_len(r, 500 * 1024);
+    uint64_t t0 = pm_mono_ms();
+    uint8_t *body = NULL;
+    uint32_t len;
+    int rc = -1;
+    for (int i = 0; i < 10 && rc == -1; i++) {
+        ts_raw_send(r, "x", 1);
+        rc = ts_raw_frame(r, 1000, &body, &len);
+    }
+    assert_int_equal(rc, 1); /* the error frame */
+    Pm__Envelope *err = pm__envelope__unpack(pm_arena_pbc(&a), len, body);
+    free(body);
+    assert_non_null(err);
+    assert_int_equal(err->body_case, PM__ENVELOPE__BODY_ERROR);
+    expect_close(r, &a);
+    uint64_t ms = pm_mono_ms() - t0;
+    print_message("      slow frame cut off after %llu ms\n", (unsigned long long)ms);
+    assert_true(ms >= 1500 && ms < 6000);
+    ts_raw_close(r);
+    control_ok();
+    pm_arena_free(&a);
+}
+
 /* Many connections that never finish the TLS handshake do not stop the others. */
 static void test_stalled_handshakes(void **state)
 {
@@ -342,7 +381,8 @@ int main(void)
         cmocka_unit_test(test_oversize_prelogin), cmocka_unit_test(test_zero_length),
         cmocka_unit_test(test_garbage_body),      cmocka_unit_test(test_order_and_version),
         cmocka_unit_test(test_invalid_utf8),      cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_oversize_after_login), cmocka_unit_test(test_stalled_handshakes),
+        cmocka_unit_test(test_oversize_after_login), cmocka_unit_test(test_slow_frame),
+        cmocka_unit_test(test_stalled_handshakes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
