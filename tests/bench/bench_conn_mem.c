@@ -5,25 +5,29 @@
  * leaves them idle. The server's VmRSS before and after, once it has settled, gives KiB per
  * idle connection; then every connection sends one Ping and the figure is taken again
  * (per-request buffers should be freed once the answer is out); then all close.
- * Target: under 48 KiB per idle connection (mbedtls's own buffers are ~33 KiB of that). */
+ * Target: under 48 KiB per idle connection (mbedtls's own buffers are ~33 KiB of that).
+ *
+ * The clients live in child processes of at most CLIENTS_PER_PROC connections each: the
+ * client library waits with mbedtls_net_recv_timeout, which uses select() and fails on a
+ * descriptor >= FD_SETSIZE (1024), so one process cannot hold more than ~1000. */
 #include "bench_common.h"
 
 #include "pm_err.h"
 
 #include <getopt.h>
 #include <mbedtls/ssl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#define TARGET_KIB 48.0
+#define TARGET_KIB       48.0
+#define CLIENTS_PER_PROC 900 /* keeps every client socket below FD_SETSIZE */
 
 static struct {
     long conns;
-    int threads;
+    int procs;
     double settle;
     const char *dir;
 } opt = {1000, 2, 1.5, "/tmp"};
@@ -35,94 +39,158 @@ static void usage(FILE *f)
             "Server memory per idle, logged-in TLS connection.\n\n"
             "  --conns N      connections (default %ld; 10000 needs RLIMIT_NOFILE > 10100,\n"
             "                 raised here up to the hard limit)\n"
-            "  --threads N    client threads opening them (default %d)\n"
+            "  --procs N      client processes opening them at once (default %d; more are\n"
+            "                 used so that none holds over %d connections)\n"
             "  --settle S     seconds to let the server settle before reading RSS (default "
             "%.1f)\n"
             "  --dir DIR      where the data directory goes (default %s)\n"
             "  --help\n\n"
             "Target: server RSS growth < %.0f KiB per idle connection.\n",
-            opt.conns, opt.threads, opt.settle, opt.dir, TARGET_KIB);
+            opt.conns, opt.procs, CLIENTS_PER_PROC, opt.settle, opt.dir, TARGET_KIB);
 }
 
-typedef struct opener {
-    pthread_t th;
-    int idx;
-    ts_server *s;
-    pc_client **clients;
-    const uint8_t *token;
-    int ping;
-    long ok, failed;
-    char first_error[200];
-} opener;
+/* ---- a client process: opens, pings and closes its share on command ---- */
 
-static void *open_main(void *arg)
+typedef struct reply {
+    long ok, failed;
+    long rss_kib;
+    char first_error[200];
+} reply;
+
+typedef struct child {
+    pid_t pid;
+    int cmd_fd, reply_fd;
+    long n;
+} child;
+
+static void child_open(const ts_server *s, const uint8_t *token, pc_client **c, long n, reply *r)
 {
-    opener *o = arg;
-    for (long i = o->idx; i < opt.conns; i += opt.threads) {
-        if (o->ping) {
-            if (!o->clients[i]) continue;
-            pm_arena a;
-            pm_arena_init(&a, 0);
-            Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_PING), *resp;
-            Pm__Ping *p = pm_msg_new(&a, &pm__ping__descriptor);
-            p->nonce = (uint64_t)i;
-            e->ping = p;
-            int rc = pc_call(o->clients[i], e, &a, &resp);
-            if (rc == PM_OK && resp->body_case == PM__ENVELOPE__BODY_PONG &&
-                resp->pong->nonce == (uint64_t)i) {
-                o->ok++;
-            } else if (!o->failed++) {
-                snprintf(o->first_error, sizeof o->first_error, "ping: %s",
-                         pc_last_error(o->clients[i]));
-            }
-            pm_arena_free(&a);
-            continue;
-        }
+    for (long i = 0; i < n; i++) {
         pc_opts po = {.host = "127.0.0.1",
-                      .port = o->s->port,
-                      .ca_file = o->s->ca,
+                      .port = s->port,
+                      .ca_file = s->ca,
                       .client_name = "bench_conn_mem",
                       .timeout_ms = 60000};
-        pc_client *c = pc_new(&po);
-        if (!c) {
-            o->failed++;
+        c[i] = pc_new(&po);
+        if (!c[i]) {
+            r->failed++;
             continue;
         }
-        pc_set_token(c, o->token, 32);
-        pc_set_device(c, "bench idle screen");
-        int rc = pc_connect(c);
-        if (rc != PM_OK) {
-            if (!o->failed++)
-                snprintf(o->first_error, sizeof o->first_error, "connect %ld: %s", i,
-                         pc_last_error(c));
-            pc_free(c);
+        pc_set_token(c[i], token, 32);
+        pc_set_device(c[i], "bench idle screen");
+        if (pc_connect(c[i]) != PM_OK) {
+            if (!r->failed++)
+                snprintf(r->first_error, sizeof r->first_error, "connect: %s", pc_last_error(c[i]));
+            pc_free(c[i]);
+            c[i] = NULL;
             continue;
         }
-        o->clients[i] = c;
-        o->ok++;
+        r->ok++;
     }
-    return NULL;
 }
 
-/* Runs the openers (or pingers) on every client; returns the number that failed. */
-static long run_all(ts_server *s, pc_client **clients, const uint8_t *token, int ping, double *secs)
+static void child_ping(pc_client **c, long n, reply *r)
 {
-    opener *o = calloc((size_t)opt.threads, sizeof *o);
+    for (long i = 0; i < n; i++) {
+        if (!c[i]) continue;
+        pm_arena a;
+        pm_arena_init(&a, 0);
+        Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_PING), *resp;
+        Pm__Ping *p = pm_msg_new(&a, &pm__ping__descriptor);
+        p->nonce = (uint64_t)i + 1;
+        e->ping = p;
+        int rc = pc_call(c[i], e, &a, &resp);
+        if (rc == PM_OK && resp->body_case == PM__ENVELOPE__BODY_PONG &&
+            resp->pong->nonce == (uint64_t)i + 1)
+            r->ok++;
+        else if (!r->failed++)
+            snprintf(r->first_error, sizeof r->first_error, "ping: %s", pc_last_error(c[i]));
+        pm_arena_free(&a);
+    }
+}
+
+static void child_main(const ts_server *s, const uint8_t *token, long n, int cmd_fd, int reply_fd)
+{
+    pc_client **c = calloc((size_t)n, sizeof *c);
+    char cmd;
+    while (c && read(cmd_fd, &cmd, 1) == 1) {
+        reply r = {0};
+        if (cmd == 'o') {
+            child_open(s, token, c, n, &r);
+        } else if (cmd == 'p') {
+            child_ping(c, n, &r);
+        } else if (cmd == 'c') {
+            for (long i = 0; i < n; i++) {
+                pc_free(c[i]);
+                c[i] = NULL;
+            }
+        } else {
+            break;
+        }
+        r.rss_kib = bs_rss_kib(0);
+        if (write(reply_fd, &r, sizeof r) != (ssize_t)sizeof r) break;
+    }
+    _exit(0);
+}
+
+/* Starts the client process for ch[i]; earlier children's pipes are closed in it, or
+ * they would never see end-of-file on their command pipe. */
+static int spawn(child *ch, int i, const ts_server *s, const uint8_t *token)
+{
+    int cmd[2], rep[2];
+    if (pipe(cmd) != 0 || pipe(rep) != 0) return -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        close(cmd[1]);
+        close(rep[0]);
+        for (int j = 0; j < i; j++) {
+            close(ch[j].cmd_fd);
+            close(ch[j].reply_fd);
+        }
+        child_main(s, token, ch[i].n, cmd[0], rep[1]);
+    }
+    close(cmd[0]);
+    close(rep[1]);
+    ch[i].pid = pid;
+    ch[i].cmd_fd = cmd[1];
+    ch[i].reply_fd = rep[0];
+    return 0;
+}
+
+/* Sends cmd to every child at once and sums their replies. */
+static int command(child *ch, int n, char cmd, reply *sum, double *secs)
+{
+    memset(sum, 0, sizeof *sum);
     uint64_t t0 = bs_now_us();
-    for (int t = 0; t < opt.threads; t++) {
-        o[t] = (opener){.idx = t, .s = s, .clients = clients, .token = token, .ping = ping};
-        pthread_create(&o[t].th, NULL, open_main, &o[t]);
+    for (int i = 0; i < n; i++)
+        if (write(ch[i].cmd_fd, &cmd, 1) != 1) return -1;
+    for (int i = 0; i < n; i++) {
+        reply r;
+        if (read(ch[i].reply_fd, &r, sizeof r) != (ssize_t)sizeof r) {
+            fprintf(stderr, "client process %d died\n", (int)ch[i].pid);
+            return -1;
+        }
+        sum->ok += r.ok;
+        sum->failed += r.failed;
+        sum->rss_kib += r.rss_kib;
+        if (r.failed)
+            printf("# client process %d: %ld failed, first: %s\n", i, r.failed, r.first_error);
     }
-    long failed = 0;
-    for (int t = 0; t < opt.threads; t++) {
-        pthread_join(o[t].th, NULL);
-        failed += o[t].failed;
-        if (o[t].failed)
-            printf("# thread %d: %ld failed, first: %s\n", t, o[t].failed, o[t].first_error);
+    if (secs) *secs = (double)(bs_now_us() - t0) / 1e6;
+    return 0;
+}
+
+static void reap(child *ch, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (ch[i].pid <= 0) continue;
+        close(ch[i].cmd_fd); /* EOF: the child exits */
+        close(ch[i].reply_fd);
+        int st;
+        waitpid(ch[i].pid, &st, 0);
     }
-    *secs = (double)(bs_now_us() - t0) / 1e6;
-    free(o);
-    return failed;
 }
 
 /* The server's VmRSS once it stops moving (two readings 250 ms apart within 64 KiB), after
@@ -143,18 +211,18 @@ static long settled_rss(pid_t pid)
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        {"conns", required_argument, 0, 'n'},  {"threads", required_argument, 0, 't'},
+        {"conns", required_argument, 0, 'n'},  {"procs", required_argument, 0, 't'},
         {"settle", required_argument, 0, 's'}, {"dir", required_argument, 0, 'd'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
     };
-    int ch;
-    while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        switch (ch) {
+    int chopt;
+    while ((chopt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (chopt) {
         case 'n':
             opt.conns = atol(optarg);
             break;
         case 't':
-            opt.threads = atoi(optarg);
+            opt.procs = atoi(optarg);
             break;
         case 's':
             opt.settle = atof(optarg);
@@ -170,7 +238,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind < argc || opt.conns < 1 || opt.threads < 1) {
+    if (optind < argc || opt.conns < 1 || opt.procs < 1) {
         usage(stderr);
         return 2;
     }
@@ -179,11 +247,11 @@ int main(int argc, char **argv)
     bs_print_machine(opt.dir);
     long need = opt.conns + 200;
     long have = bs_raise_nofile(need);
-    printf("# RLIMIT_NOFILE %ld (this process and the server it starts; need %ld)\n", have, need);
+    printf("# RLIMIT_NOFILE %ld (inherited by the server; it needs %ld)\n", have, need);
     if (have < need) {
         fprintf(stderr,
-                "bench_conn_mem: %ld connections need %ld file descriptors; the limit "
-                "is %ld (raise the hard limit, or pass a smaller --conns)\n",
+                "bench_conn_mem: %ld connections need %ld file descriptors in the server; the "
+                "limit is %ld (raise the hard limit, or pass a smaller --conns)\n",
                 opt.conns, need, have);
         return 2;
     }
@@ -196,8 +264,16 @@ int main(int argc, char **argv)
                     sizeof(mbedtls_ssl_context)) /
                1024.0);
 
+    int nproc = opt.procs;
+    if (nproc < (opt.conns + CLIENTS_PER_PROC - 1) / CLIENTS_PER_PROC)
+        nproc = (int)((opt.conns + CLIENTS_PER_PROC - 1) / CLIENTS_PER_PROC);
+    if (nproc > opt.conns) nproc = (int)opt.conns;
+    printf("# %d client processes, up to %ld connections each\n", nproc,
+           (opt.conns + nproc - 1) / nproc);
+
     ts_server s;
-    pc_client *mgr = NULL, **clients = calloc((size_t)opt.conns, sizeof *clients);
+    pc_client *mgr = NULL;
+    child *ch = calloc((size_t)nproc, sizeof *ch);
     int rc = 1;
     pm_arena a;
     pm_arena_init(&a, 0);
@@ -210,17 +286,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "the manager's client holds no token\n");
         goto out;
     }
-    Pm__Stats *st;
-    long client0 = bs_rss_kib(0);
+    for (int i = 0; i < nproc; i++) {
+        ch[i].n = opt.conns / nproc + (i < opt.conns % nproc);
+        if (spawn(ch, i, &s, token) != 0) {
+            perror("fork");
+            goto out;
+        }
+    }
     long rss0 = settled_rss(s.pid);
     bs_result("server.rss_before", (double)rss0, "KiB");
 
+    reply r0, r;
     double secs;
-    long failed = run_all(&s, clients, token, 0, &secs);
-    long opened = opt.conns - failed;
+    /* A first empty round: each child reports its RSS before it has any client. */
+    if (command(ch, nproc, 'c', &r0, NULL) != 0 || command(ch, nproc, 'o', &r, &secs) != 0)
+        goto out;
+    long opened = r.ok;
     bs_result("connections_opened", (double)opened, "connections");
+    bs_result("connections_failed", (double)r.failed, "connections");
     bs_result("connect_and_resume_per_s", (double)opened / secs, "connections/s");
     if (opened == 0) goto out;
+    Pm__Stats *st;
     if (bs_get_stats(mgr, &a, &st) != PM_OK) goto out;
     bs_result("server.connections", (double)st->connections, "connections");
     bs_result("server.sessions", (double)st->sessions, "sessions");
@@ -228,21 +314,17 @@ int main(int argc, char **argv)
     double idle = (double)(rss1 - rss0) / (double)opened;
     bs_result("server.rss_idle", (double)rss1, "KiB");
     bs_result("server.rss_per_idle_connection", idle, "KiB");
-    long client1 = bs_rss_kib(0);
-    bs_result("bench_client.rss_per_connection", (double)(client1 - client0) / (double)opened,
+    bs_result("bench_client.rss_per_connection", (double)(r.rss_kib - r0.rss_kib) / (double)opened,
               "KiB");
 
-    failed = run_all(&s, clients, token, 1, &secs);
-    bs_result("pings_answered", (double)(opened - failed), "pings");
+    if (command(ch, nproc, 'p', &r, &secs) != 0) goto out;
+    bs_result("pings_answered", (double)r.ok, "pings");
     long rss2 = settled_rss(s.pid);
     bs_result("server.rss_after_ping", (double)rss2, "KiB");
     bs_result("server.rss_per_connection_after_ping", (double)(rss2 - rss0) / (double)opened,
               "KiB");
 
-    for (long i = 0; i < opt.conns; i++) {
-        pc_free(clients[i]);
-        clients[i] = NULL;
-    }
+    if (command(ch, nproc, 'c', &r, NULL) != 0) goto out;
     long rss3 = settled_rss(s.pid);
     bs_result("server.rss_after_close", (double)rss3, "KiB");
     bs_result("server.rss_retained_per_closed_connection", (double)(rss3 - rss0) / (double)opened,
@@ -254,9 +336,8 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     if (rc) fprintf(stderr, "bench_conn_mem failed; server log: %s\n", s.log);
-    for (long i = 0; clients && i < opt.conns; i++)
-        pc_free(clients[i]);
-    free(clients);
+    reap(ch, nproc);
+    free(ch);
     pc_free(mgr);
     pm_arena_free(&a);
     bs_server_finish(&s);
