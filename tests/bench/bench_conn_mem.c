@@ -27,10 +27,10 @@
 
 static struct {
     long conns;
-    int procs;
+    int procs, cycles;
     double settle;
     const char *dir;
-} opt = {1000, 2, 1.5, "/tmp"};
+} opt = {1000, 2, 2, 1.5, "/tmp"};
 
 static void usage(FILE *f)
 {
@@ -41,12 +41,14 @@ static void usage(FILE *f)
             "                 raised here up to the hard limit)\n"
             "  --procs N      client processes opening them at once (default %d; more are\n"
             "                 used so that none holds over %d connections)\n"
+            "  --cycles N     open-idle-close rounds (default %d): later rounds show whether\n"
+            "                 what the server keeps after a close is reused or leaked\n"
             "  --settle S     seconds to let the server settle before reading RSS (default "
             "%.1f)\n"
             "  --dir DIR      where the data directory goes (default %s)\n"
             "  --help\n\n"
             "Target: server RSS growth < %.0f KiB per idle connection.\n",
-            opt.conns, opt.procs, CLIENTS_PER_PROC, opt.settle, opt.dir, TARGET_KIB);
+            opt.conns, opt.procs, CLIENTS_PER_PROC, opt.cycles, opt.settle, opt.dir, TARGET_KIB);
 }
 
 /* ---- a client process: opens, pings and closes its share on command ---- */
@@ -211,9 +213,13 @@ static long settled_rss(pid_t pid)
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        {"conns", required_argument, 0, 'n'},  {"procs", required_argument, 0, 't'},
-        {"settle", required_argument, 0, 's'}, {"dir", required_argument, 0, 'd'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"conns", required_argument, 0, 'n'},
+        {"procs", required_argument, 0, 't'},
+        {"settle", required_argument, 0, 's'},
+        {"dir", required_argument, 0, 'd'},
+        {"cycles", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int chopt;
     while ((chopt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -223,6 +229,9 @@ int main(int argc, char **argv)
             break;
         case 't':
             opt.procs = atoi(optarg);
+            break;
+        case 'c':
+            opt.cycles = atoi(optarg);
             break;
         case 's':
             opt.settle = atof(optarg);
@@ -238,7 +247,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind < argc || opt.conns < 1 || opt.procs < 1) {
+    if (optind < argc || opt.conns < 1 || opt.procs < 1 || opt.cycles < 1) {
         usage(stderr);
         return 2;
     }
@@ -329,6 +338,19 @@ int main(int argc, char **argv)
     bs_result("server.rss_after_close", (double)rss3, "KiB");
     bs_result("server.rss_retained_per_closed_connection", (double)(rss3 - rss0) / (double)opened,
               "KiB");
+    for (int cycle = 2; cycle <= opt.cycles; cycle++) {
+        char m[64];
+        if (command(ch, nproc, 'o', &r, NULL) != 0) goto out;
+        long rss_open = settled_rss(s.pid);
+        snprintf(m, sizeof m, "cycle%d.connections_opened", cycle);
+        bs_result(m, (double)r.ok, "connections");
+        snprintf(m, sizeof m, "cycle%d.server.rss_idle", cycle);
+        bs_result(m, (double)rss_open, "KiB");
+        if (command(ch, nproc, 'c', &r, NULL) != 0) goto out;
+        long rss_closed = settled_rss(s.pid);
+        snprintf(m, sizeof m, "cycle%d.server.rss_after_close", cycle);
+        bs_result(m, (double)rss_closed, "KiB");
+    }
     bs_verdict("server RSS < 48 KiB per idle connection", idle < TARGET_KIB,
                "%.1f KiB idle, %.1f KiB after one Ping each, %ld connections", idle,
                (double)(rss2 - rss0) / (double)opened, opened);
