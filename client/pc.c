@@ -260,6 +260,35 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
     }
 }
 
+/* mbedtls_net_recv_timeout waits with select(2), which fails for descriptors from 1024
+ * on; a process holding many connections (a load generator, a server-side tool) needs
+ * poll. */
+static int bio_recv_timeout(void *ctx, unsigned char *buf, size_t len, uint32_t timeout)
+{
+    int fd = ((mbedtls_net_context *)ctx)->fd;
+    struct pollfd p = {fd, POLLIN, 0};
+    int pr;
+    do
+        pr = poll(&p, 1, timeout ? (int)timeout : -1);
+    while (pr < 0 && errno == EINTR);
+    if (pr == 0)
+        return MBEDTLS_ERR_SSL_TIMEOUT;
+    if (pr < 0)
+        return MBEDTLS_ERR_NET_RECV_FAILED;
+    for (;;) {
+        ssize_t n = recv(fd, buf, len, 0);
+        if (n >= 0)
+            return (int)n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return MBEDTLS_ERR_SSL_WANT_READ;
+        if (errno == ECONNRESET || errno == EPIPE)
+            return MBEDTLS_ERR_NET_CONN_RESET;
+        return MBEDTLS_ERR_NET_RECV_FAILED;
+    }
+}
+
 static int tcp_connect(pc_client *c, const char *host, int port, int timeout_ms, int *fd_out)
 {
     char portstr[16];
@@ -587,7 +616,7 @@ int pc_connect(pc_client *c)
         pc_close(c);
         return tls_error(c, r, "TLS setup");
     }
-    mbedtls_ssl_set_bio(&c->ssl, &c->net, bio_send, NULL, mbedtls_net_recv_timeout);
+    mbedtls_ssl_set_bio(&c->ssl, &c->net, bio_send, NULL, bio_recv_timeout);
     while ((r = mbedtls_ssl_handshake(&c->ssl)) != 0) {
         if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
             continue;
@@ -620,9 +649,14 @@ int pc_call(pc_client *c, Pm__Envelope *req, pm_arena *a, Pm__Envelope **resp)
 {
     req->id = c->next_id++;
     if (req->request_key.len == 0) {
+        /* Time first, then random: the server's table of keys then grows at its end
+         * instead of at a random page per write. */
         uint8_t *key = pm_arena_alloc(a, 16);
-        if (!key || pm_random(key, 16))
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (!key || pm_random(key + 8, 8))
             return set_err(c, PM_E_NOMEM, "out of memory");
+        pm_put_u64(key, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
         req->request_key.data = key;
         req->request_key.len = 16;
     }
@@ -800,7 +834,7 @@ int pc_fetch_ca(const char *host, int port, const char *fp_hex, const char *ca_o
     int r = mbedtls_ssl_setup(&c->ssl, &c->conf);
     if (r == 0)
         r = mbedtls_ssl_set_hostname(&c->ssl, c->host);
-    mbedtls_ssl_set_bio(&c->ssl, &c->net, bio_send, NULL, mbedtls_net_recv_timeout);
+    mbedtls_ssl_set_bio(&c->ssl, &c->net, bio_send, NULL, bio_recv_timeout);
     while (r == 0 && (r = mbedtls_ssl_handshake(&c->ssl)) != 0)
         if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE)
             break;

@@ -476,25 +476,50 @@ int patients_get(req *r, MDB_txn *txn)
 
 /* ---- search ---- */
 
+/* A set of patient ids: open addressing, ids are never 0. */
 typedef struct idset {
     uint64_t *v;
-    size_t n, cap;
+    size_t n, cap; /* cap is a power of two, kept at most half full */
 } idset;
 
+static void idset_free(idset *s)
+{
+    free(s->v);
+    s->v = NULL;
+    s->n = s->cap = 0;
+}
+
+static size_t idset_slot(const idset *s, uint64_t id)
+{
+    size_t i = (size_t)(id * 0x9e3779b97f4a7c15ull) & (s->cap - 1);
+    while (s->v[i] && s->v[i] != id)
+        i = (i + 1) & (s->cap - 1);
+    return i;
+}
+
+static int idset_has(const idset *s, uint64_t id)
+{
+    return s->cap && s->v[idset_slot(s, id)] == id;
+}
+
+/* 1 if added, 0 if it was there, -1 out of memory. */
 static int idset_add(idset *s, uint64_t id)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (s->v[i] == id)
-            return 0;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        uint64_t *g = realloc(s->v, cap * sizeof *g);
-        if (!g)
+    if (2 * (s->n + 1) > s->cap) {
+        idset g = {calloc(s->cap ? s->cap * 2 : 64, sizeof *g.v), 0, s->cap ? s->cap * 2 : 64};
+        if (!g.v)
             return -1;
-        s->v = g;
-        s->cap = cap;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->v[i])
+                g.v[idset_slot(&g, s->v[i])] = s->v[i], g.n++;
+        free(s->v);
+        *s = g;
     }
-    s->v[s->n++] = id;
+    size_t i = idset_slot(s, id);
+    if (s->v[i])
+        return 0;
+    s->v[i] = id;
+    s->n++;
     return 1;
 }
 
@@ -560,6 +585,142 @@ static int respond_list(req *r, Pm__Patient **v, size_t n, const uint8_t *cursor
     return PM_OK;
 }
 
+#define SCAN_ALL  ((size_t)-1)
+#define WORD_SCAN 5000 /* index entries a word may cover and still be used to narrow */
+
+/* Collects the ids under a key prefix into out; *complete says whether the whole range
+ * fit within max entries. */
+static int scan_index(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen, size_t max,
+                      idset *out, int *complete)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    MDB_val k = {plen, (void *)prefix}, v;
+    size_t seen = 0;
+    *complete = 1;
+    for (int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); g == 0;
+         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < plen + 8 || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        if (max != SCAN_ALL && ++seen > max) {
+            *complete = 0;
+            break;
+        }
+        if (idset_add(out, pm_get_u64((uint8_t *)k.mv_data + k.mv_size - 8)) < 0) {
+            rc = MDB_PANIC; /* reported as out of memory below */
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_PANIC ? PM_E_NOMEM : PM_OK;
+}
+
+static size_t word_prefix(const char *token, uint8_t *prefix)
+{
+    size_t n = strlen(token);
+    prefix[0] = KIND_WORD;
+    memcpy(prefix + 1, token, n);
+    return n + 1;
+}
+
+/* The ids every word's index range has in common, using only the words whose ranges are
+ * small enough to read whole. *narrowed is 0 when no word was. */
+static int narrow_by_words(MDB_txn *txn, char tokens[][104], size_t ntok, idset *out,
+                           int *narrowed)
+{
+    MDB_dbi dbi = store_dbi(srv.st, DB_PAT_NAME);
+    *narrowed = 0;
+    for (size_t t = 0; t < ntok; t++) {
+        uint8_t prefix[KEY_MAX];
+        size_t plen = word_prefix(tokens[t], prefix);
+        idset ids = {0};
+        int complete;
+        int rc = scan_index(txn, dbi, prefix, plen, WORD_SCAN, &ids, &complete);
+        if (rc || !complete) {
+            idset_free(&ids);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (!*narrowed) {
+            *out = ids;
+            *narrowed = 1;
+            continue;
+        }
+        idset both = {0};
+        for (size_t i = 0; i < out->cap; i++)
+            if (out->v[i] && idset_has(&ids, out->v[i]) && idset_add(&both, out->v[i]) < 0) {
+                idset_free(&both);
+                idset_free(&ids);
+                return PM_E_NOMEM;
+            }
+        idset_free(&ids);
+        idset_free(out);
+        *out = both;
+    }
+    return PM_OK;
+}
+
+static int patient_matches(const req *r, const Pm__Patient *p, char tokens[][104], size_t ntok,
+                           const char *dob, const char *dob_text, const char *phone)
+{
+    if (!names_match(p, tokens, ntok) || !visible(r, p))
+        return 0;
+    if (*dob && strncmp(p->date_of_birth, dob_text, 10) != 0)
+        return 0;
+    if (*phone) {
+        for (size_t i = 0; i < p->n_phones; i++) {
+            char rev[20];
+            reversed_digits(p->phones[i]->number, rev, sizeof rev);
+            if (strncmp(rev, phone, strlen(phone)) == 0)
+                return 1;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+/* Walks the longest word's index range, loading records until limit match. */
+static int walk_word(req *r, MDB_txn *txn, char tokens[][104], size_t ntok, const char *dob,
+                     const char *dob_text, const char *phone, Pm__Patient **out, size_t limit,
+                     size_t *n)
+{
+    size_t best = 0;
+    for (size_t t = 1; t < ntok; t++)
+        if (strlen(tokens[t]) > strlen(tokens[best]))
+            best = t;
+    uint8_t prefix[KEY_MAX];
+    size_t plen = word_prefix(tokens[best], prefix);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, store_dbi(srv.st, DB_PAT_NAME), &cur);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    idset seen = {0};
+    MDB_val k = {plen, prefix}, v;
+    size_t scanned = 0;
+    for (int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); g == 0 && *n < limit;
+         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < plen + 8 || memcmp(k.mv_data, prefix, plen) != 0 ||
+            ++scanned > SEARCH_SCAN_MAX)
+            break;
+        uint64_t id = pm_get_u64((uint8_t *)k.mv_data + k.mv_size - 8);
+        int added = idset_add(&seen, id);
+        if (added < 0) {
+            rc = PM_E_NOMEM;
+            break;
+        }
+        Pm__Patient *p;
+        if (added && patient_load(txn, id, &r->arena, &p) == PM_OK &&
+            patient_matches(r, p, tokens, ntok, dob, dob_text, phone))
+            out[(*n)++] = p;
+    }
+    mdb_cursor_close(cur);
+    idset_free(&seen);
+    return rc;
+}
+
 int patients_search(req *r, MDB_txn *txn)
 {
     const Pm__SearchPatients *q = r->env->search_patients;
@@ -600,84 +761,43 @@ int patients_search(req *r, MDB_txn *txn)
         Pm__Patient *p;
         if (mrn_parse(q->mrn, &id) != 0)
             return req_fail(r, PM_E_INVALID_ARGUMENT, "mrn", "not a valid MRN");
-        if (patient_load(txn, id, &r->arena, &p) == PM_OK && names_match(p, tokens, ntok) &&
-            (!*dob || strncmp(p->date_of_birth, q->date_of_birth, 10) == 0) && visible(r, p))
+        if (patient_load(txn, id, &r->arena, &p) == PM_OK &&
+            patient_matches(r, p, tokens, ntok, dob, q->date_of_birth, phone))
             out[n++] = p;
         return respond_list(r, out, n, NULL, 0);
     }
     if (!ntok && !*dob && !*phone)
         return req_fail(r, PM_E_INVALID_ARGUMENT, "name", "give a name, date of birth, phone or MRN");
 
-    /* Scan the most selective index given, check the rest on each record. */
-    uint8_t prefix[KEY_MAX];
-    size_t plen;
-    MDB_dbi dbi;
-    if (*dob) {
-        dbi = store_dbi(srv.st, DB_PAT_DOB);
-        memcpy(prefix, dob, 8);
-        plen = 8;
-    } else if (*phone) {
-        dbi = store_dbi(srv.st, DB_PAT_PHONE);
-        plen = strlen(phone);
-        memcpy(prefix, phone, plen);
+    /* A record is loaded only once the indexes make it a likely match. */
+    idset cand = {0};
+    int narrowed = 0;
+    int rc = PM_OK;
+    if (*dob || *phone) {
+        uint8_t prefix[KEY_MAX];
+        size_t plen = *dob ? 8 : strlen(phone);
+        memcpy(prefix, *dob ? dob : phone, plen);
+        rc = scan_index(txn, store_dbi(srv.st, *dob ? DB_PAT_DOB : DB_PAT_PHONE), prefix, plen,
+                        SCAN_ALL, &cand, &narrowed);
     } else {
-        /* the longest word narrows most */
-        size_t best = 0;
-        for (size_t t = 1; t < ntok; t++)
-            if (strlen(tokens[t]) > strlen(tokens[best]))
-                best = t;
-        dbi = store_dbi(srv.st, DB_PAT_NAME);
-        prefix[0] = KIND_WORD;
-        plen = strlen(tokens[best]);
-        memcpy(prefix + 1, tokens[best], plen);
-        plen++;
+        rc = narrow_by_words(txn, tokens, ntok, &cand, &narrowed);
     }
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, dbi, &cur);
-    if (rc)
-        return pm_err_from_mdb(rc);
-    idset seen = {0};
-    MDB_val k = {plen, prefix}, v;
-    size_t scanned = 0;
-    for (int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); g == 0 && n < limit;
-         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size < plen + 8 || memcmp(k.mv_data, prefix, plen) != 0)
-            break;
-        if (++scanned > SEARCH_SCAN_MAX)
-            break;
-        uint64_t id = pm_get_u64((uint8_t *)k.mv_data + k.mv_size - 8);
-        int added = idset_add(&seen, id);
-        if (added < 0) {
-            rc = PM_E_NOMEM;
-            break;
-        }
-        if (!added)
-            continue;
-        Pm__Patient *p;
-        if (patient_load(txn, id, &r->arena, &p) != PM_OK)
-            continue;
-        if (!names_match(p, tokens, ntok))
-            continue;
-        if (*dob && strncmp(p->date_of_birth, q->date_of_birth, 10) != 0)
-            continue;
-        if (*phone) {
-            int ok = 0;
-            for (size_t i = 0; i < p->n_phones && !ok; i++) {
-                char rev[20];
-                reversed_digits(p->phones[i]->number, rev, sizeof rev);
-                ok = strncmp(rev, phone, strlen(phone)) == 0;
-            }
-            if (!ok)
+    if (rc == PM_OK && !narrowed) {
+        /* Every word is common ("s", "jo"): walk the longest one's range instead, loading
+         * records until enough match. */
+        rc = walk_word(r, txn, tokens, ntok, dob, q->date_of_birth, phone, out, limit, &n);
+    } else if (rc == PM_OK) {
+        for (size_t i = 0; i < cand.cap && n < limit; i++) {
+            Pm__Patient *p;
+            if (!cand.v[i] || patient_load(txn, cand.v[i], &r->arena, &p) != PM_OK)
                 continue;
+            if (patient_matches(r, p, tokens, ntok, dob, q->date_of_birth, phone))
+                out[n++] = p;
         }
-        if (!visible(r, p))
-            continue;
-        out[n++] = p;
     }
-    mdb_cursor_close(cur);
-    free(seen.v);
+    idset_free(&cand);
     if (rc)
-        return pm_err_from_mdb(rc);
+        return rc;
     qsort(out, n, sizeof *out, cmp_patients);
     return respond_list(r, out, n, NULL, 0);
 }
