@@ -523,23 +523,102 @@ static int idset_add(idset *s, uint64_t id)
     return 1;
 }
 
-/* Whether every token is a prefix of some word of the patient's names. */
-static int names_match(const Pm__Patient *p, char tokens[][104], size_t ntok)
+/* Whether word w (n bytes) starts with token t. */
+static int starts_with(const char *w, size_t n, const char *t, size_t tl)
 {
-    keyset ks;
-    ks.n = 0;
-    add_words(&ks, p->last_name, 0);
-    add_words(&ks, p->first_name, 0);
-    add_words(&ks, p->preferred_name, 0);
+    return n >= tl && memcmp(w, t, tl) == 0;
+}
+
+/* Whether every token is a prefix of a word of one of the names (or of a whole name, so
+ * that "smith-jo" finds "Smith-Jones"). Names are as stored; tokens are folded. */
+static int words_match(const char *const names[3], char tokens[][104], size_t ntok)
+{
+    char folded[3][4 * NAME_MAX_CHARS + 8];
+    size_t len[3];
+    for (int i = 0; i < 3; i++)
+        len[i] = pm_fold(names[i], folded[i], sizeof folded[i]);
     for (size_t t = 0; t < ntok; t++) {
         size_t tl = strlen(tokens[t]);
         int found = 0;
-        for (size_t i = 0; i < ks.n && !found; i++)
-            found = ks.keys[i].len >= tl + 10 && memcmp(ks.keys[i].k + 1, tokens[t], tl) == 0;
+        for (int i = 0; i < 3 && !found; i++) {
+            const char *f = folded[i];
+            found = starts_with(f, len[i], tokens[t], tl);
+            for (size_t k = 0; k < len[i] && !found; k++)
+                if (f[k] == ' ' || f[k] == '-')
+                    found = starts_with(f + k + 1, len[i] - k - 1, tokens[t], tl);
+        }
         if (!found)
             return 0;
     }
     return 1;
+}
+
+static int names_match(const Pm__Patient *p, char tokens[][104], size_t ntok)
+{
+    const char *names[3] = {p->first_name, p->last_name, p->preferred_name};
+    return words_match(names, tokens, ntok);
+}
+
+/* The same test on a stored record's bytes, without decoding it: the three name fields
+ * (3, 4, 5) are picked out of the protobuf wire format. Most candidates of a search fail
+ * here at a fraction of a decode's cost. */
+static int stored_names_match(const uint8_t *p, size_t n, char tokens[][104], size_t ntok)
+{
+    char names[3][4 * NAME_MAX_CHARS + 8] = {"", "", ""};
+    size_t i = 0;
+    while (i < n) {
+        uint64_t tag = 0, len = 0;
+        for (int shift = 0; i < n && shift < 64; shift += 7) {
+            tag |= (uint64_t)(p[i] & 0x7f) << shift;
+            if (!(p[i++] & 0x80))
+                break;
+        }
+        switch (tag & 7) {
+        case 0:
+            while (i < n && (p[i++] & 0x80))
+                ;
+            break;
+        case 1:
+            i += 8;
+            break;
+        case 5:
+            i += 4;
+            break;
+        case 2:
+            for (int shift = 0; i < n && shift < 64; shift += 7) {
+                len |= (uint64_t)(p[i] & 0x7f) << shift;
+                if (!(p[i++] & 0x80))
+                    break;
+            }
+            if (len > n - i)
+                return 1; /* let the real decoder judge */
+            if ((tag >> 3) >= 3 && (tag >> 3) <= 5 && len < sizeof names[0]) {
+                memcpy(names[(tag >> 3) - 3], p + i, len);
+                names[(tag >> 3) - 3][len] = 0;
+            }
+            i += len;
+            break;
+        default:
+            return 1;
+        }
+    }
+    const char *v[3] = {names[0], names[1], names[2]};
+    return words_match(v, tokens, ntok);
+}
+
+/* Loads a search candidate, unless its names already rule it out. */
+static int candidate_load(MDB_txn *txn, uint64_t id, char tokens[][104], size_t ntok,
+                          pm_arena *a, Pm__Patient **out)
+{
+    uint8_t k[8];
+    pm_put_u64(k, id);
+    MDB_val key = {8, k}, val;
+    if (mdb_get(txn, store_dbi(srv.st, DB_PATIENTS), &key, &val) != 0)
+        return 0;
+    if (ntok && !stored_names_match(val.mv_data, val.mv_size, tokens, ntok))
+        return 0;
+    *out = pm__patient__unpack(pm_arena_pbc(a), val.mv_size, val.mv_data);
+    return *out != NULL;
 }
 
 static int visible(const req *r, const Pm__Patient *p)
@@ -586,7 +665,8 @@ static int respond_list(req *r, Pm__Patient **v, size_t n, const uint8_t *cursor
 }
 
 #define SCAN_ALL  ((size_t)-1)
-#define WORD_SCAN 5000 /* index entries a word may cover and still be used to narrow */
+#define WORD_SCAN      20000 /* index entries a word may cover and still narrow a search */
+#define FEW_CANDIDATES 256
 
 /* Collects the ids under a key prefix into out; *complete says whether the whole range
  * fit within max entries. */
@@ -632,7 +712,20 @@ static int narrow_by_words(MDB_txn *txn, char tokens[][104], size_t ntok, idset 
 {
     MDB_dbi dbi = store_dbi(srv.st, DB_PAT_NAME);
     *narrowed = 0;
+    /* longest words first: they are likely the rarest */
+    size_t order[8];
     for (size_t t = 0; t < ntok; t++) {
+        size_t k = t;
+        while (k > 0 && strlen(tokens[order[k - 1]]) < strlen(tokens[t])) {
+            order[k] = order[k - 1];
+            k--;
+        }
+        order[k] = t;
+    }
+    for (size_t i = 0; i < ntok; i++) {
+        size_t t = order[i];
+        if (*narrowed && out->n <= FEW_CANDIDATES)
+            break; /* checking the rest on so few records is cheaper than more ranges */
         uint8_t prefix[KEY_MAX];
         size_t plen = word_prefix(tokens[t], prefix);
         idset ids = {0};
@@ -650,8 +743,8 @@ static int narrow_by_words(MDB_txn *txn, char tokens[][104], size_t ntok, idset 
             continue;
         }
         idset both = {0};
-        for (size_t i = 0; i < out->cap; i++)
-            if (out->v[i] && idset_has(&ids, out->v[i]) && idset_add(&both, out->v[i]) < 0) {
+        for (size_t j = 0; j < out->cap; j++)
+            if (out->v[j] && idset_has(&ids, out->v[j]) && idset_add(&both, out->v[j]) < 0) {
                 idset_free(&both);
                 idset_free(&ids);
                 return PM_E_NOMEM;
@@ -712,7 +805,7 @@ static int walk_word(req *r, MDB_txn *txn, char tokens[][104], size_t ntok, cons
             break;
         }
         Pm__Patient *p;
-        if (added && patient_load(txn, id, &r->arena, &p) == PM_OK &&
+        if (added && candidate_load(txn, id, tokens, ntok, &r->arena, &p) &&
             patient_matches(r, p, tokens, ntok, dob, dob_text, phone))
             out[(*n)++] = p;
     }
@@ -779,9 +872,9 @@ int patients_search(req *r, MDB_txn *txn)
         memcpy(prefix, *dob ? dob : phone, plen);
         rc = scan_index(txn, store_dbi(srv.st, *dob ? DB_PAT_DOB : DB_PAT_PHONE), prefix, plen,
                         SCAN_ALL, &cand, &narrowed);
-    } else {
+    } else if (ntok > 1) {
         rc = narrow_by_words(txn, tokens, ntok, &cand, &narrowed);
-    }
+    } /* one word: its own range, in order, is the shortest way to enough matches */
     if (rc == PM_OK && !narrowed) {
         /* Every word is common ("s", "jo"): walk the longest one's range instead, loading
          * records until enough match. */
@@ -789,7 +882,7 @@ int patients_search(req *r, MDB_txn *txn)
     } else if (rc == PM_OK) {
         for (size_t i = 0; i < cand.cap && n < limit; i++) {
             Pm__Patient *p;
-            if (!cand.v[i] || patient_load(txn, cand.v[i], &r->arena, &p) != PM_OK)
+            if (!cand.v[i] || !candidate_load(txn, cand.v[i], tokens, ntok, &r->arena, &p))
                 continue;
             if (patient_matches(r, p, tokens, ntok, dob, q->date_of_birth, phone))
                 out[n++] = p;
