@@ -36,7 +36,9 @@ static void entry_hash(Pm__AuditEntry *e, uint8_t out[32])
     e->hash = saved;
 }
 
-static int index_put(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t seq)
+/* Index key: name, 0, number (a seq, or a block of seqs). Only written if absent, so a
+ * block already marked costs a lookup and no page. */
+static int index_put(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t num)
 {
     size_t n = strlen(name);
     if (n == 0)
@@ -46,7 +48,10 @@ static int index_put(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t seq)
     uint8_t key[512];
     memcpy(key, name, n);
     key[n] = 0;
-    pm_put_u64(key + n + 1, seq);
+    pm_put_u64(key + n + 1, num);
+    MDB_val k = {n + 9, key}, v;
+    if (mdb_get(txn, dbi, &k, &v) == 0)
+        return PM_OK;
     return store_put(txn, dbi, key, n + 9, "", 0);
 }
 
@@ -99,11 +104,11 @@ int audit_append(MDB_txn *txn, store *st, const audit_info *ai)
     e.hash.len = 32;
     uint8_t k[8];
     pm_put_u64(k, e.seq);
-    rc = store_put_pb(txn, dbi, k, 8, &e.base);
+    rc = store_append_pb(txn, dbi, k, 8, &e.base);
     if (rc == PM_OK)
         rc = index_put(txn, store_dbi(st, DB_AUDIT_REC), e.record, e.seq);
     if (rc == PM_OK)
-        rc = index_put(txn, store_dbi(st, DB_AUDIT_USER), e.username, e.seq);
+        rc = index_put(txn, store_dbi(st, DB_AUDIT_USER), e.username, e.seq / AUDIT_USER_BLOCK);
     for (size_t i = 0; rc == PM_OK && i < ai->nalso; i++)
         if (strcmp(ai->also[i], e.record) != 0)
             rc = index_put(txn, store_dbi(st, DB_AUDIT_REC), ai->also[i], e.seq);
@@ -188,17 +193,22 @@ static int entry_ok(const Pm__AuditEntry *e, const Pm__QueryAudit *q)
     return 1;
 }
 
-/* Walks seqs either over the audit log itself or over one of its indexes. */
+/* Walks candidate seqs: over the audit log itself, or over an index whose entries are
+ * seqs (unit 1) or blocks of AUDIT_USER_BLOCK seqs, each expanded in turn. */
 typedef struct seq_iter {
     MDB_cursor *cur;
     const char *prefix; /* NULL: the log itself */
     size_t plen;
+    uint64_t unit;
     int desc;
     int started;
-    uint64_t from;
+    uint64_t from; /* ascending walks start here */
+    uint64_t last; /* the newest seq */
+    uint64_t next, end; /* the block being expanded: next to yield, and its far end */
+    int in_block;
 } seq_iter;
 
-static int iter_next(seq_iter *it, uint64_t *seq)
+static int index_next(seq_iter *it, uint64_t *num)
 {
     MDB_val k, v;
     int rc;
@@ -206,13 +216,14 @@ static int iter_next(seq_iter *it, uint64_t *seq)
         it->started = 1;
         uint8_t key[512];
         size_t klen;
+        uint64_t start = it->desc ? UINT64_MAX : it->from / it->unit;
         if (it->prefix) {
             memcpy(key, it->prefix, it->plen);
             key[it->plen] = 0;
-            pm_put_u64(key + it->plen + 1, it->desc ? UINT64_MAX : it->from);
+            pm_put_u64(key + it->plen + 1, start);
             klen = it->plen + 9;
         } else {
-            pm_put_u64(key, it->desc ? UINT64_MAX : it->from);
+            pm_put_u64(key, start);
             klen = 8;
         }
         k.mv_size = klen;
@@ -229,13 +240,46 @@ static int iter_next(seq_iter *it, uint64_t *seq)
         if (k.mv_size != it->plen + 9 || memcmp(k.mv_data, it->prefix, it->plen) != 0 ||
             ((uint8_t *)k.mv_data)[it->plen] != 0)
             return 0;
-        *seq = pm_get_u64((uint8_t *)k.mv_data + it->plen + 1);
+        *num = pm_get_u64((uint8_t *)k.mv_data + it->plen + 1);
     } else {
         if (k.mv_size != 8)
             return 0;
-        *seq = pm_get_u64(k.mv_data);
+        *num = pm_get_u64(k.mv_data);
     }
     return 1;
+}
+
+static int iter_next(seq_iter *it, uint64_t *seq)
+{
+    for (;;) {
+        if (it->in_block) {
+            uint64_t s = it->next;
+            if (it->desc ? s < it->end || s == UINT64_MAX : s > it->end) {
+                it->in_block = 0;
+                continue;
+            }
+            it->next = it->desc ? s - 1 : s + 1;
+            if (!it->desc && s < it->from)
+                continue;
+            *seq = s;
+            return 1;
+        }
+        uint64_t num;
+        if (!index_next(it, &num))
+            return 0;
+        if (it->unit == 1) {
+            *seq = num;
+            return 1;
+        }
+        uint64_t lo = num * it->unit, hi = lo + it->unit - 1;
+        if (hi > it->last)
+            hi = it->last;
+        if (lo > hi)
+            continue;
+        it->in_block = 1;
+        it->next = it->desc ? hi : lo;
+        it->end = it->desc ? lo : hi;
+    }
 }
 
 int audit_query(req *r, MDB_txn *txn)
@@ -256,13 +300,14 @@ int audit_query(req *r, MDB_txn *txn)
     int rc = store_last_u64(txn, store_dbi(st, DB_AUDIT), &last);
     if (rc)
         return rc;
-    seq_iter it = {0};
+    seq_iter it = {.unit = 1, .last = last};
     MDB_dbi dbi = store_dbi(st, DB_AUDIT);
     if (*q->mrn) {
         it.prefix = q->mrn;
         dbi = store_dbi(st, DB_AUDIT_REC);
     } else if (*q->username) {
         it.prefix = q->username;
+        it.unit = AUDIT_USER_BLOCK;
         dbi = store_dbi(st, DB_AUDIT_USER);
     }
     it.plen = it.prefix ? strlen(it.prefix) : 0;

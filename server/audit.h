@@ -24,6 +24,10 @@ typedef struct audit_info {
     size_t nalso;
 } audit_info;
 
+/* The per-user index records which blocks of this many entries hold a user's entries, not
+ * each entry: a handful of staff accounts would otherwise dirty a page each per batch. */
+#define AUDIT_USER_BLOCK 1024
+
 int audit_append(MDB_txn *txn, store *st, const audit_info *ai);
 
 /* Checks every entry's hash and link; *bad is the first bad seq (0 if none). */

@@ -103,7 +103,9 @@ static void check_events(MDB_txn *txn, store *st, report *rep, uint64_t *count)
     mdb_cursor_close(cur);
 }
 
-static void check_audit_index(MDB_txn *txn, store *st, enum store_db db, report *rep)
+/* Each index entry names an audit entry (unit 1) or a block of them that exists. */
+static void check_audit_index(MDB_txn *txn, store *st, enum store_db db, uint64_t unit,
+                              report *rep)
 {
     MDB_cursor *cur;
     MDB_val k, v;
@@ -111,7 +113,12 @@ static void check_audit_index(MDB_txn *txn, store *st, enum store_db db, report 
         return;
     for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
          g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        MDB_val ak = {8, (uint8_t *)k.mv_data + k.mv_size - 8}, av;
+        uint8_t seq[8];
+        if (k.mv_size >= 10) {
+            uint64_t n = pm_get_u64((uint8_t *)k.mv_data + k.mv_size - 8);
+            pm_put_u64(seq, unit == 1 ? n : (n ? n * unit : 1));
+        }
+        MDB_val ak = {8, seq}, av;
         if (k.mv_size < 10 || mdb_get(txn, store_dbi(st, DB_AUDIT), &ak, &av) != 0) {
             problem(rep, "an audit index entry points at no audit entry");
             break;
@@ -175,8 +182,8 @@ int cmd_check(int argc, char **argv)
         snprintf(msg, sizeof msg, "audit hash chain broken at entry %llu", (unsigned long long)bad);
         problem(&rep, msg);
     }
-    check_audit_index(txn, st, DB_AUDIT_REC, &rep);
-    check_audit_index(txn, st, DB_AUDIT_USER, &rep);
+    check_audit_index(txn, st, DB_AUDIT_REC, 1, &rep);
+    check_audit_index(txn, st, DB_AUDIT_USER, AUDIT_USER_BLOCK, &rep);
     printf("  audit entries: %llu%s\n", (unsigned long long)audits,
            bad ? "" : " (hash chain intact)");
     check_events(txn, st, &rep, &events);

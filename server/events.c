@@ -130,7 +130,7 @@ int events_append(wctx *ctx, const char *topic, Pm__Event *ev, sframe **out)
     uint8_t key[8];
     pm_put_u64(key, ev->seq);
     MDB_val k = {8, key}, v = {1 + tlen + plen, NULL};
-    rc = mdb_put(ctx->txn, dbi, &k, &v, MDB_RESERVE);
+    rc = mdb_put(ctx->txn, dbi, &k, &v, MDB_RESERVE | MDB_APPEND);
     if (rc)
         return pm_err_from_mdb(rc);
     uint8_t *p = v.mv_data;

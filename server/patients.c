@@ -358,11 +358,13 @@ static int patient_load(MDB_txn *txn, uint64_t id, pm_arena *a, Pm__Patient **ou
     return rc;
 }
 
-static int patient_store(MDB_txn *txn, uint64_t id, const Pm__Patient *p)
+static int patient_store(MDB_txn *txn, uint64_t id, const Pm__Patient *p, int is_new)
 {
     uint8_t k[8];
     pm_put_u64(k, id);
-    return store_put_pb(txn, store_dbi(srv.st, DB_PATIENTS), k, 8, &p->base);
+    MDB_dbi dbi = store_dbi(srv.st, DB_PATIENTS);
+    return is_new ? store_append_pb(txn, dbi, k, 8, &p->base)
+                  : store_put_pb(txn, dbi, k, 8, &p->base);
 }
 
 static int patient_event(req *r, wctx *ctx, const char *action, Pm__Patient *p)
@@ -409,7 +411,7 @@ int patients_create(req *r, wctx *ctx)
     r->audit_record = p->mrn;
     keyset ks;
     patient_keys(p, id, &ks);
-    if ((rc = patient_store(ctx->txn, id, p)) || (rc = keyset_apply(ctx->txn, &ks, 1)) ||
+    if ((rc = patient_store(ctx->txn, id, p, 1)) || (rc = keyset_apply(ctx->txn, &ks, 1)) ||
         (rc = patient_event(r, ctx, "created", p)))
         return rc;
     return respond_patient(r, p);
@@ -451,7 +453,8 @@ int patients_update(req *r, wctx *ctx)
     patient_keys(old, id, &before);
     patient_keys(p, id, &after);
     if ((rc = keyset_apply(ctx->txn, &before, 0)) || (rc = keyset_apply(ctx->txn, &after, 1)) ||
-        (rc = patient_store(ctx->txn, id, p)) || (rc = patient_event(r, ctx, "updated", p)))
+        (rc = patient_store(ctx->txn, id, p, 0)) ||
+        (rc = patient_event(r, ctx, "updated", p)))
         return rc;
     return respond_patient(r, p);
 }

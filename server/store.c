@@ -424,16 +424,28 @@ int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const voi
     return pm_err_from_mdb(mdb_put(txn, dbi, &k, &v, 0));
 }
 
-int store_put_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
-                 const ProtobufCMessage *msg)
+static int put_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                  const ProtobufCMessage *msg, unsigned flags)
 {
     size_t len = protobuf_c_message_get_packed_size(msg);
     MDB_val k = {klen, (void *)key}, v = {len, NULL};
-    int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+    int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE | flags);
     if (rc)
         return pm_err_from_mdb(rc);
     protobuf_c_message_pack(msg, v.mv_data);
     return PM_OK;
+}
+
+int store_put_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                 const ProtobufCMessage *msg)
+{
+    return put_pb(txn, dbi, key, klen, msg, 0);
+}
+
+int store_append_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                    const ProtobufCMessage *msg)
+{
+    return put_pb(txn, dbi, key, klen, msg, MDB_APPEND);
 }
 
 int store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen)

@@ -27,9 +27,9 @@ enum store_db {
     DB_PAT_PHONE,   /* digits 0 id(u64) -> "" */
     DB_AUDIT,       /* seq(u64) -> pm.AuditEntry */
     DB_AUDIT_REC,   /* record 0 seq(u64) -> "" */
-    DB_AUDIT_USER,  /* username 0 seq(u64) -> "" */
+    DB_AUDIT_USER,  /* username 0 block(u64) -> "": the user has entries in that block */
     DB_EVENTS,      /* seq(u64) -> pm.Event */
-    DB_IDEM,        /* account(u64) key -> pm.StoredAnswer */
+    DB_IDEM,        /* key account(u64) -> pm.StoredAnswer */
     DB_IDEM_TIME,   /* time(u64) account(u64) key -> "" */
     DB_COUNT
 };
@@ -108,6 +108,10 @@ int store_get_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
 /* Encodes msg and puts it under key. */
 int store_put_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
                  const ProtobufCMessage *msg);
+/* The same for a key known to sort after every key in the database (sequence numbers,
+ * new ids): LMDB then fills pages instead of splitting them in half. */
+int store_append_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                    const ProtobufCMessage *msg);
 int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
               size_t vlen);
 int store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen);

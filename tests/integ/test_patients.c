@@ -365,6 +365,64 @@ static void test_list_pages(void **state)
     pm_arena_free(&a);
 }
 
+/* A user's audit trail is complete across the index's blocks of entries, newest-first
+ * and paging forward. */
+static void test_audit_by_user_pages(void **state)
+{
+    (void)state;
+    pm_arena a;
+    pm_arena_init(&a, 0);
+    pc_client *u = ts_user(&S, M, "auditee", PM__ROLE__CLINICIAN);
+    assert_non_null(u);
+    Pm__Patient *p;
+    assert_int_equal(ts_create_patient(R, &a, "Read", "Often", "1955-05-05", NULL, &p), PM_OK);
+    char mrn[24];
+    snprintf(mrn, sizeof mrn, "%s", p->mrn);
+    const int reads = 1500; /* more than one block of 1024 entries */
+    for (int i = 0; i < reads; i++) {
+        assert_int_equal(ts_get_patient(u, &a, mrn, NULL), PM_OK);
+        if (i % 400 == 0) /* someone else in between */
+            assert_int_equal(ts_get_patient(R, &a, mrn, NULL), PM_OK);
+        pm_arena_free(&a);
+    }
+    /* newest first page: the last 100, oldest of them first */
+    Pm__AuditList *al = audit(M, &a, NULL, "auditee");
+    assert_int_equal(al->n_entries, 100);
+    for (size_t i = 0; i < al->n_entries; i++) {
+        assert_string_equal(al->entries[i]->username, "auditee");
+        if (i)
+            assert_true(al->entries[i]->seq > al->entries[i - 1]->seq);
+    }
+    /* paging forward from the start finds every one: login, password change, reads */
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_QUERY_AUDIT), *resp;
+    Pm__QueryAudit *q = pm_msg_new(&a, &pm__query_audit__descriptor);
+    q->username = "auditee";
+    q->limit = 1000;
+    q->since = 1;
+    e->query_audit = q;
+    int total = 0, pages = 0;
+    uint64_t prev = 0;
+    do {
+        e->request_key.len = 0;
+        assert_int_equal(pc_call(M, e, &a, &resp), PM_OK);
+        for (size_t i = 0; i < resp->audit_list->n_entries; i++) {
+            Pm__AuditEntry *en = resp->audit_list->entries[i];
+            assert_string_equal(en->username, "auditee");
+            assert_true(en->seq > prev);
+            prev = en->seq;
+            total++;
+        }
+        assert_true(resp->audit_list->chain_ok);
+        q->after_seq = resp->audit_list->next_after_seq;
+        q->since = 0;
+        pages++;
+    } while (q->after_seq && pages < 10);
+    assert_int_equal(total, reads + 2);
+    assert_int_equal(pages, 2);
+    pc_free(u);
+    pm_arena_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_events_and_replay),
         cmocka_unit_test(test_confidential),
         cmocka_unit_test(test_list_pages),
+        cmocka_unit_test(test_audit_by_user_pages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
