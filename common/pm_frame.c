@@ -159,3 +159,57 @@ int pm_msg_text_valid(const ProtobufCMessage *msg, const char **bad_field)
     *bad_field = NULL;
     return text_valid(msg, bad_field, 0);
 }
+
+static int read_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*i >= n)
+            return -1;
+        uint8_t b = p[(*i)++];
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+int pm_pb_field(const uint8_t *p, size_t n, unsigned field, const uint8_t **val, size_t *len)
+{
+    size_t i = 0;
+    int found = 0;
+    while (i < n) {
+        uint64_t tag, v;
+        if (read_varint(p, n, &i, &tag))
+            return -1;
+        switch (tag & 7) {
+        case 0:
+            if (read_varint(p, n, &i, &v))
+                return -1;
+            break;
+        case 1:
+            if (n - i < 8)
+                return -1;
+            i += 8;
+            break;
+        case 5:
+            if (n - i < 4)
+                return -1;
+            i += 4;
+            break;
+        case 2:
+            if (read_varint(p, n, &i, &v) || v > n - i)
+                return -1;
+            if ((tag >> 3) == field) {
+                *val = p + i;
+                *len = (size_t)v;
+                found = 1;
+            }
+            i += (size_t)v;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return found;
+}

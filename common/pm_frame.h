@@ -52,6 +52,11 @@ Pm__Envelope *pm_frame_decode(pm_arena *a, const uint8_t *body, size_t len);
  * protobuf-c does not check this itself. */
 int pm_msg_text_valid(const ProtobufCMessage *msg, const char **bad_field);
 
+/* Finds a length-delimited field (string, bytes, message) of an encoded message without
+ * decoding it: 1 with *val and *len set (the last occurrence, as protobuf has it), 0 if absent,
+ * -1 if the bytes are malformed. For hot paths that need one field of a stored record. */
+int pm_pb_field(const uint8_t *p, size_t n, unsigned field, const uint8_t **val, size_t *len);
+
 /* Budget for decoding a body of len bytes: generous for real messages, bounded for
  * hostile ones (protobuf-c allocates per repeated element and per string). */
 size_t pm_frame_decode_budget(size_t len);

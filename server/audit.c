@@ -1,6 +1,7 @@
 #include "audit.h"
 
 #include "dispatch.h"
+#include "pm_frame.h"
 #include "pm_err.h"
 #include "pm_log.h"
 #include "pm_util.h"
@@ -71,15 +72,13 @@ int audit_append(MDB_txn *txn, store *st, const audit_info *ai)
         rc = mdb_get(txn, dbi, &key, &val);
         if (rc)
             return pm_err_from_mdb(rc);
-        Pm__AuditEntry *pe = pm__audit_entry__unpack(NULL, val.mv_size, val.mv_data);
-        if (!pe || pe->hash.len != 32) {
-            if (pe)
-                pm__audit_entry__free_unpacked(pe, NULL);
-            pm_error("audit: entry %llu does not decode", (unsigned long long)last);
+        const uint8_t *h;
+        size_t hl;
+        if (pm_pb_field(val.mv_data, val.mv_size, 12 /* hash */, &h, &hl) != 1 || hl != 32) {
+            pm_error("audit: entry %llu has no hash", (unsigned long long)last);
             return PM_E_INTERNAL;
         }
-        memcpy(prev, pe->hash.data, 32);
-        pm__audit_entry__free_unpacked(pe, NULL);
+        memcpy(prev, h, 32);
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

@@ -362,15 +362,23 @@ static int idem_store(req *r, wctx *ctx)
     size_t klen;
     if (idem_key(r, key, &klen) <= 0)
         return PM_OK;
-    sframe *f = pack_answer(r, 0);
-    if (!f)
-        return PM_E_NOMEM;
+    /* The answer as sent, less its leading id field (field 1 is packed first): a replay
+     * puts the new request's id back. */
+    const uint8_t *body = r->answer->data + PM_FRAME_HDR;
+    size_t len = r->answer->len - PM_FRAME_HDR, skip = 0;
+    if (len && body[0] == 0x08) {
+        skip = 1;
+        while (skip < len && (body[skip] & 0x80))
+            skip++;
+        skip++;
+    }
+    if (skip > len)
+        return PM_E_INTERNAL;
     Pm__StoredAnswer sa = PM__STORED_ANSWER__INIT;
     sa.time = ctx->now;
-    sa.envelope.data = f->data + PM_FRAME_HDR;
-    sa.envelope.len = f->len - PM_FRAME_HDR;
+    sa.envelope.data = (uint8_t *)body + skip;
+    sa.envelope.len = len - skip;
     int rc = store_put_pb(ctx->txn, store_dbi(ctx->st, DB_IDEM), key, klen, &sa.base);
-    sframe_unref(f);
     if (rc)
         return rc;
     uint8_t tkey[80];

@@ -21,8 +21,11 @@
 #define MAX_KEYS         48
 #define TOPIC_PATIENTS   "patients"
 
-/* Name index entry kinds: 'L' last name then first (ordered listing), 'W' every word of
- * every name (search by prefix). */
+/* Name index entry kinds: 'L' last name then first name, for the ordered listing and for
+ * prefixes of the last name; 'W' every other word of every name (the first and preferred
+ * names' words, a last name's words after its first, a hyphenated first name whole).
+ * A search word looks in both. One key fewer per patient than a separate last-name word:
+ * every key is a page a create may dirty. */
 #define KIND_LIST 'L'
 #define KIND_WORD 'W'
 
@@ -253,7 +256,7 @@ static void keyset_add(keyset *ks, enum store_db db, const void *p, size_t len, 
 
 /* Each word of a folded name, and the name whole: "anne-marie" -> "anne-marie", "anne",
  * "marie". */
-static void add_words(keyset *ks, const char *name, uint64_t id)
+static void add_words(keyset *ks, const char *name, uint64_t id, int last_name)
 {
     char folded[4 * NAME_MAX_CHARS + 8];
     size_t n = pm_fold(name, folded, sizeof folded);
@@ -261,10 +264,14 @@ static void add_words(keyset *ks, const char *name, uint64_t id)
         return;
     uint8_t k[KEY_MAX];
     size_t start = 0;
+    int first_word = 1;
     for (size_t i = 0; i <= n; i++) {
         if (i == n || folded[i] == ' ' || folded[i] == '-') {
             size_t len = i - start;
-            if (len > 0 && len + 2 < KEY_MAX - 8) {
+            int skip = last_name && first_word; /* the 'L' key starts with it */
+            if (len > 0)
+                first_word = 0;
+            if (len > 0 && len + 2 < KEY_MAX - 8 && !skip) {
                 k[0] = KIND_WORD;
                 memcpy(k + 1, folded + start, len);
                 k[1 + len] = 0;
@@ -273,7 +280,7 @@ static void add_words(keyset *ks, const char *name, uint64_t id)
             start = i + 1;
         }
     }
-    if (strchr(folded, ' ') || strchr(folded, '-')) {
+    if (!last_name && (strchr(folded, ' ') || strchr(folded, '-'))) {
         size_t len = n < KEY_MAX - 12 ? n : KEY_MAX - 12;
         k[0] = KIND_WORD;
         memcpy(k + 1, folded, len);
@@ -312,9 +319,9 @@ static void patient_keys(const Pm__Patient *p, uint64_t id, keyset *ks)
     memcpy(k + 2 + ll, first, fl);
     k[2 + ll + fl] = 0;
     keyset_add(ks, DB_PAT_NAME, k, 3 + ll + fl, id);
-    add_words(ks, p->last_name, id);
-    add_words(ks, p->first_name, id);
-    add_words(ks, p->preferred_name, id);
+    add_words(ks, p->last_name, id, 1);
+    add_words(ks, p->first_name, id, 0);
+    add_words(ks, p->preferred_name, id, 0);
     int y, m, d;
     if (pm_parse_date(p->date_of_birth, &y, &m, &d) == 0) {
         char dob[9];
@@ -567,43 +574,18 @@ static int names_match(const Pm__Patient *p, char tokens[][104], size_t ntok)
  * here at a fraction of a decode's cost. */
 static int stored_names_match(const uint8_t *p, size_t n, char tokens[][104], size_t ntok)
 {
-    char names[3][4 * NAME_MAX_CHARS + 8] = {"", "", ""};
-    size_t i = 0;
-    while (i < n) {
-        uint64_t tag = 0, len = 0;
-        for (int shift = 0; i < n && shift < 64; shift += 7) {
-            tag |= (uint64_t)(p[i] & 0x7f) << shift;
-            if (!(p[i++] & 0x80))
-                break;
-        }
-        switch (tag & 7) {
-        case 0:
-            while (i < n && (p[i++] & 0x80))
-                ;
-            break;
-        case 1:
-            i += 8;
-            break;
-        case 5:
-            i += 4;
-            break;
-        case 2:
-            for (int shift = 0; i < n && shift < 64; shift += 7) {
-                len |= (uint64_t)(p[i] & 0x7f) << shift;
-                if (!(p[i++] & 0x80))
-                    break;
-            }
-            if (len > n - i)
-                return 1; /* let the real decoder judge */
-            if ((tag >> 3) >= 3 && (tag >> 3) <= 5 && len < sizeof names[0]) {
-                memcpy(names[(tag >> 3) - 3], p + i, len);
-                names[(tag >> 3) - 3][len] = 0;
-            }
-            i += len;
-            break;
-        default:
-            return 1;
-        }
+    char names[3][4 * NAME_MAX_CHARS + 8];
+    for (unsigned f = 0; f < 3; f++) {
+        const uint8_t *v;
+        size_t len;
+        int r = pm_pb_field(p, n, 3 + f, &v, &len); /* first_name, last_name, preferred_name */
+        if (r < 0)
+            return 1; /* let the real decoder judge */
+        if (r == 0 || len >= sizeof names[f])
+            len = 0;
+        if (len)
+            memcpy(names[f], v, len);
+        names[f][len] = 0;
     }
     const char *v[3] = {names[0], names[1], names[2]};
     return words_match(v, tokens, ntok);
@@ -700,13 +682,15 @@ static int scan_index(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t p
     return rc == MDB_PANIC ? PM_E_NOMEM : PM_OK;
 }
 
-static size_t word_prefix(const char *token, uint8_t *prefix)
+static size_t word_prefix(int kind, const char *token, uint8_t *prefix)
 {
     size_t n = strlen(token);
-    prefix[0] = KIND_WORD;
+    prefix[0] = (uint8_t)kind;
     memcpy(prefix + 1, token, n);
     return n + 1;
 }
+
+static const int word_kinds[2] = {KIND_LIST, KIND_WORD};
 
 /* The ids every word's index range has in common, using only the words whose ranges are
  * small enough to read whole. *narrowed is 0 when no word was. */
@@ -729,11 +713,13 @@ static int narrow_by_words(MDB_txn *txn, char tokens[][104], size_t ntok, idset 
         size_t t = order[i];
         if (*narrowed && out->n <= FEW_CANDIDATES)
             break; /* checking the rest on so few records is cheaper than more ranges */
-        uint8_t prefix[KEY_MAX];
-        size_t plen = word_prefix(tokens[t], prefix);
         idset ids = {0};
-        int complete;
-        int rc = scan_index(txn, dbi, prefix, plen, WORD_SCAN, &ids, &complete);
+        int complete = 1, rc = PM_OK;
+        for (int kind = 0; kind < 2 && rc == PM_OK && complete; kind++) {
+            uint8_t prefix[KEY_MAX];
+            size_t plen = word_prefix(word_kinds[kind], tokens[t], prefix);
+            rc = scan_index(txn, dbi, prefix, plen, WORD_SCAN - ids.n, &ids, &complete);
+        }
         if (rc || !complete) {
             idset_free(&ids);
             if (rc)
@@ -778,7 +764,7 @@ static int patient_matches(const req *r, const Pm__Patient *p, char tokens[][104
     return 1;
 }
 
-/* Walks the longest word's index range, loading records until limit match. */
+/* Walks the longest word's index ranges, loading records until limit match. */
 static int walk_word(req *r, MDB_txn *txn, char tokens[][104], size_t ntok, const char *dob,
                      const char *dob_text, const char *phone, Pm__Patient **out, size_t limit,
                      size_t *n)
@@ -787,30 +773,32 @@ static int walk_word(req *r, MDB_txn *txn, char tokens[][104], size_t ntok, cons
     for (size_t t = 1; t < ntok; t++)
         if (strlen(tokens[t]) > strlen(tokens[best]))
             best = t;
-    uint8_t prefix[KEY_MAX];
-    size_t plen = word_prefix(tokens[best], prefix);
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, store_dbi(srv.st, DB_PAT_NAME), &cur);
     if (rc)
         return pm_err_from_mdb(rc);
     idset seen = {0};
-    MDB_val k = {plen, prefix}, v;
     size_t scanned = 0;
-    for (int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); g == 0 && *n < limit;
-         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size < plen + 8 || memcmp(k.mv_data, prefix, plen) != 0 ||
-            ++scanned > SEARCH_SCAN_MAX)
-            break;
-        uint64_t id = pm_get_u64((uint8_t *)k.mv_data + k.mv_size - 8);
-        int added = idset_add(&seen, id);
-        if (added < 0) {
-            rc = PM_E_NOMEM;
-            break;
+    for (int kind = 0; kind < 2 && rc == PM_OK; kind++) {
+        uint8_t prefix[KEY_MAX];
+        size_t plen = word_prefix(word_kinds[kind], tokens[best], prefix);
+        MDB_val k = {plen, prefix}, v;
+        for (int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); g == 0 && *n < limit;
+             g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (k.mv_size < plen + 8 || memcmp(k.mv_data, prefix, plen) != 0 ||
+                ++scanned > SEARCH_SCAN_MAX)
+                break;
+            uint64_t id = pm_get_u64((uint8_t *)k.mv_data + k.mv_size - 8);
+            int added = idset_add(&seen, id);
+            if (added < 0) {
+                rc = PM_E_NOMEM;
+                break;
+            }
+            Pm__Patient *p;
+            if (added && candidate_load(txn, id, tokens, ntok, &r->arena, &p) &&
+                patient_matches(r, p, tokens, ntok, dob, dob_text, phone))
+                out[(*n)++] = p;
         }
-        Pm__Patient *p;
-        if (added && candidate_load(txn, id, tokens, ntok, &r->arena, &p) &&
-            patient_matches(r, p, tokens, ntok, dob, dob_text, phone))
-            out[(*n)++] = p;
     }
     mdb_cursor_close(cur);
     idset_free(&seen);

@@ -43,6 +43,7 @@ void server_config_defaults(server_config *cfg)
     cfg->idem_retention_s = 48 * 3600;
     cfg->event_retention_s = 7 * 86400;
     cfg->out_limit = 32u << 20;
+    cfg->max_batch = 512;
 }
 
 static void serve_usage(FILE *f)
@@ -64,6 +65,8 @@ static void serve_usage(FILE *f)
             "  --max-connections N     refuse connections beyond N (default 12000)\n"
             "  --event-retention SECS  keep events for replay this long (default 604800)\n"
             "  --frame-timeout SECS    a request must arrive whole within this (default 30)\n"
+            "  --max-batch N           writes per commit at most (default 512; 1 turns group\n"
+            "                          commit off, for comparison)\n"
             "  --writer-delay-ms MS    testing: hold each write batch this long\n",
             DEFAULT_PORT, DEFAULT_PORT);
 }
@@ -294,6 +297,7 @@ int cmd_serve(int argc, char **argv)
         {"max-connections", required_argument, 0, 'm'},
         {"event-retention", required_argument, 0, 'e'},
         {"frame-timeout", required_argument, 0, 'F'},
+        {"max-batch", required_argument, 0, 'B'},
         {"writer-delay-ms", required_argument, 0, 'W'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -348,6 +352,10 @@ int cmd_serve(int argc, char **argv)
         case 'e':
             bad |= parse_u32(optarg, &cfg->event_retention_s);
             break;
+        case 'B':
+            bad |= parse_u32(optarg, &u) || u == 0 || u > 512;
+            cfg->max_batch = u;
+            break;
         case 'F':
             bad |= parse_u32(optarg, &u) || u == 0 || u > 3600;
             cfg->frame_timeout_ms = u * 1000;
@@ -394,6 +402,7 @@ int cmd_serve(int argc, char **argv)
         return 1;
     }
     store_set_writer_delay(srv.st, cfg->writer_delay_ms);
+    store_set_max_batch(srv.st, cfg->max_batch);
     MDB_txn *txn;
     if ((rc = store_txn_begin(srv.st, 0, &txn)) == PM_OK) {
         store_meta_get_str(txn, srv.st, "practice_name", srv.practice_name,

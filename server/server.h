@@ -33,6 +33,7 @@ typedef struct server_config {
     uint32_t event_retention_s;
     size_t out_limit;            /* bytes queued to one connection before it is cut off */
     unsigned writer_delay_ms;    /* test hook */
+    unsigned max_batch;          /* writes per commit at most */
 } server_config;
 
 void server_config_defaults(server_config *cfg);

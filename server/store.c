@@ -39,6 +39,7 @@ struct store {
     wjob *done, **done_tail;
     int stop;
     unsigned delay_ms;
+    unsigned max_batch;
     store_stats stats;
     uv_async_t async;
 };
@@ -61,6 +62,11 @@ uint64_t store_map_size(store *st)
 void store_set_writer_delay(store *st, unsigned ms)
 {
     st->delay_ms = ms;
+}
+
+void store_set_max_batch(store *st, unsigned n)
+{
+    st->max_batch = n < 1 ? 1 : n > MAX_BATCH ? MAX_BATCH : n;
 }
 
 static int open_dbs(store *st, enum store_mode mode)
@@ -117,6 +123,7 @@ int store_open(store **out, const char *dir, enum store_mode mode)
     pthread_cond_init(&st->cond, NULL);
     st->queue_tail = &st->queue;
     st->done_tail = &st->done;
+    st->max_batch = MAX_BATCH;
     int rc = mdb_env_create(&st->env);
     if (rc)
         goto fail;
@@ -324,7 +331,7 @@ static void *writer_main(void *arg)
         /* Take up to MAX_BATCH jobs: everything that queued during the last commit. */
         wjob *batch = st->queue, *last = batch;
         size_t n = 1;
-        while (last->next && n < MAX_BATCH) {
+        while (last->next && n < st->max_batch) {
             last = last->next;
             n++;
         }

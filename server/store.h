@@ -84,6 +84,8 @@ int store_writer_start(store *st, uv_loop_t *loop);
 void store_submit(store *st, wjob *job);
 /* Stops the writer after the queued jobs ran; returns once it has exited. */
 void store_writer_stop(store *st);
+/* At most n jobs per commit (1: one commit per write, for comparison). */
+void store_set_max_batch(store *st, unsigned n);
 /* Test hook: the writer sleeps this long before each batch, so jobs pile up. */
 void store_set_writer_delay(store *st, unsigned ms);
 
