@@ -91,13 +91,15 @@ static void add_entry(audit_out *out, const Pm__AuditEntry *e)
     pm_format_local((time_t)e->time, when, sizeof when);
     outcome_text(e, outcome, sizeof outcome);
     const char *cells[7] = {when, e->username, e->device, e->action, e->record, outcome, e->detail};
-    if (cp_table_row(&out->table, cells)) out->failed = 1;
+    if (cp_table_row(&out->table, cells))
+        out->failed = 1;
 }
 
 static int parse_when(cli *c, const char *opt, const char *s, time_t *out)
 {
     *out = 0;
-    if (!s) return CLI_EXIT_OK;
+    if (!s)
+        return CLI_EXIT_OK;
     if (pm_parse_when(s, time(NULL), out) != 0 || *out < 0)
         return cli_fail(c, PM_E_INVALID_ARGUMENT, opt,
                         "%s %s: give now, today, yesterday, YYYY-MM-DD, \"YYYY-MM-DD HH:MM\" or "
@@ -135,7 +137,8 @@ static int audit_pages(cli *c, const audit_args *q, audit_out *out)
             after = al->n_entries ? al->next_after_seq : 0;
         }
         pm_arena_free(&a);
-        if (rc || !after || out->count >= q->limit) return rc;
+        if (rc || !after || out->count >= q->limit)
+            return rc;
     }
 }
 
@@ -151,7 +154,8 @@ static int print_audit(cli *c, audit_out *out, int full)
         cj_print(o);
     } else {
         printf("Audit log of \"%s\"; times in %s.\n", pc_practice_name(c->pc), pc_timezone(c->pc));
-        if (out->count) cp_table_print(&out->table, stdout);
+        if (out->count)
+            cp_table_print(&out->table, stdout);
         printf("%zu entr%s.%s\n", out->count, out->count == 1 ? "y" : "ies",
                full ? " There may be more: narrow with --since/--until or raise --limit." : "");
         printf("%s\n", out->chain_ok ? "Hash chain verified."
@@ -169,7 +173,8 @@ static int mrn_digits(cli *c, const char *s, char *out, size_t n)
 {
     size_t o = 0;
     for (; *s; s++) {
-        if (*s == ' ' || *s == '-') continue;
+        if (*s == ' ' || *s == '-')
+            continue;
         if (*s < '0' || *s > '9' || o + 1 >= n)
             return cli_fail(c, PM_E_INVALID_ARGUMENT, "--patient", "--patient: not an MRN");
         out[o++] = *s;
@@ -204,10 +209,14 @@ static int scan_audit_args(cli *c, int argc, char **argv, audit_args *q)
         else
             rc = cli_parse_uint(c, "--limit", optarg, 1, AUDIT_LIMIT_MAX, &q->limit);
     }
-    if (rc) return rc;
-    if (o == CLI_OPT_HELP) return o;
-    if (o != -1) return CLI_EXIT_USAGE;
-    if (optind < argc) return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+    if (rc)
+        return rc;
+    if (o == CLI_OPT_HELP)
+        return o;
+    if (o != -1)
+        return CLI_EXIT_USAGE;
+    if (optind < argc)
+        return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
     return CLI_EXIT_OK;
 }
 
@@ -215,8 +224,10 @@ static int cmd_audit(cli *c, int argc, char **argv)
 {
     audit_args q;
     int rc = scan_audit_args(c, argc, argv, &q);
-    if (rc) return rc == CLI_OPT_HELP ? CLI_EXIT_OK : rc;
-    if ((rc = cli_open(c))) return rc;
+    if (rc)
+        return rc == CLI_OPT_HELP ? CLI_EXIT_OK : rc;
+    if ((rc = cli_open(c)))
+        return rc;
     /* WHEN is read in the practice's zone, which cli_open selected */
     if ((rc = parse_when(c, "--since", q.since_s, &q.since)) ||
         (rc = parse_when(c, "--until", q.until_s, &q.until)))
@@ -231,10 +242,14 @@ static int cmd_audit(cli *c, int argc, char **argv)
     else if (cp_table_init(&out.table, 7, audit_header))
         out.failed = 1;
     rc = audit_pages(c, &q, &out);
-    if (rc == CLI_EXIT_OK && out.failed) rc = cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
-    if (rc == CLI_EXIT_OK) rc = print_audit(c, &out, out.count >= q.limit);
-    if (out.arr) json_object_put(out.arr);
-    if (!c->json) cp_table_free(&out.table);
+    if (rc == CLI_EXIT_OK && out.failed)
+        rc = cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
+    if (rc == CLI_EXIT_OK)
+        rc = print_audit(c, &out, out.count >= q.limit);
+    if (out.arr)
+        json_object_put(out.arr);
+    if (!c->json)
+        cp_table_free(&out.table);
     return rc;
 }
 
@@ -284,7 +299,8 @@ static int print_stats(cli *c, const Pm__Stats *s)
         const char *cells[8] = {st->op, count, errors, p50, p99, max, h50, h99};
         bad = cp_table_row(&t, cells);
     }
-    if (!bad) cp_table_print(&t, stdout);
+    if (!bad)
+        cp_table_print(&t, stdout);
     cp_table_free(&t);
     return bad ? cli_fail(c, PM_E_NOMEM, NULL, "out of memory") : CLI_EXIT_OK;
 }
@@ -293,10 +309,13 @@ static int cmd_stats(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {HELP_OPTION, END_OPTIONS};
     int o = cli_opt(c, argc, argv, opts);
-    if (o != -1) return cli_opt_exit(o);
-    if (optind < argc) return cli_usage_error(c, "stats takes no arguments");
+    if (o != -1)
+        return cli_opt_exit(o);
+    if (optind < argc)
+        return cli_usage_error(c, "stats takes no arguments");
     int rc = cli_open(c);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__GetStats *gs;
@@ -304,7 +323,8 @@ static int cmd_stats(cli *c, int argc, char **argv)
     Pm__Envelope *e =
         cli_request(&a, PM__ENVELOPE__BODY_GET_STATS, &pm__get_stats__descriptor, (void **)&gs);
     rc = cli_call(c, e, &a, PM__ENVELOPE__BODY_STATS, &resp);
-    if (rc == CLI_EXIT_OK) rc = print_stats(c, resp->stats);
+    if (rc == CLI_EXIT_OK)
+        rc = print_stats(c, resp->stats);
     pm_arena_free(&a);
     return rc;
 }

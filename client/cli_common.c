@@ -18,14 +18,17 @@
 
 void cli_print_help(const cli *c, FILE *f)
 {
-    if (c->help) fputs(c->help, f);
-    if (c->help_extra) c->help_extra(f);
+    if (c->help)
+        fputs(c->help, f);
+    if (c->help_extra)
+        c->help_extra(f);
 }
 
 /* The help's first paragraph: the usage lines. */
 static void print_usage_lines(const cli *c, FILE *f)
 {
-    if (!c->help) return;
+    if (!c->help)
+        return;
     const char *end = strstr(c->help, "\n\n");
     size_t n = end ? (size_t)(end - c->help) + 1 : strlen(c->help);
     fwrite(c->help, 1, n, f);
@@ -73,7 +76,8 @@ int cli_opt(cli *c, int argc, char **argv, const struct option *opts)
         c->opt_active = 1;
     }
     int o = getopt_long(argc, argv, ":h", opts, NULL);
-    if (o == -1 || o == 'h' || o == '?' || o == ':') c->opt_active = 0;
+    if (o == -1 || o == 'h' || o == '?' || o == ':')
+        c->opt_active = 0;
     if (o == 'h') {
         cli_print_help(c, stdout);
         return CLI_OPT_HELP;
@@ -195,9 +199,11 @@ const char *cli_field_option(const char *field, char *buf, size_t n)
         return buf;
     }
     const char *p = patient_field_option(field);
-    if (p) return p;
+    if (p)
+        return p;
     for (size_t i = 0; i < sizeof field_options / sizeof field_options[0]; i++)
-        if (strcmp(field_options[i].field, field) == 0) return field_options[i].option;
+        if (strcmp(field_options[i].field, field) == 0)
+            return field_options[i].option;
     return NULL;
 }
 
@@ -211,7 +217,8 @@ static void describe_fields(const Pm__Error *e, char *out, size_t n)
         const char *opt = cli_field_option(e->fields[i]->field, buf, sizeof buf);
         int w = snprintf(out + used, n - used, "%s%s%s%s%s: %s", i ? "; " : "", e->fields[i]->field,
                          opt ? " (" : "", opt ? opt : "", opt ? ")" : "", e->fields[i]->message);
-        if (w < 0) break;
+        if (w < 0)
+            break;
         used += (size_t)w;
     }
 }
@@ -290,12 +297,14 @@ int cli_prepare(cli *c, int with_session)
         return cli_fail(c, PM_E_CONFIG, NULL,
                         "no practice server set up; run 'practice connect HOST --fingerprint "
                         "HEX' first");
-    if (rc) return cli_fail(c, rc, NULL, "cannot read the configuration in %s", c->cfg.dir);
+    if (rc)
+        return cli_fail(c, rc, NULL, "cannot read the configuration in %s", c->cfg.dir);
     if (with_session) {
         rc = cfg_load_session(&c->cfg);
         if (rc == PM_E_NOT_FOUND)
             return cli_fail(c, PM_E_UNAUTHENTICATED, NULL, "not logged in; run 'practice login'");
-        if (rc) return cli_fail(c, rc, NULL, "cannot read the saved session in %s", c->cfg.dir);
+        if (rc)
+            return cli_fail(c, rc, NULL, "cannot read the saved session in %s", c->cfg.dir);
     }
     char ca[PATH_MAX + 16];
     if (cfg_path(&c->cfg, CFG_CA_FILE, ca, sizeof ca))
@@ -305,7 +314,8 @@ int cli_prepare(cli *c, int with_session)
                  .ca_file = ca,
                  .client_name = "practice-cli/" PM_VERSION};
     c->pc = pc_new(&o);
-    if (!c->pc) return cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
+    if (!c->pc)
+        return cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
     if (with_session) {
         pc_set_device(c->pc, c->cfg.device);
         pc_set_token(c->pc, c->cfg.token, sizeof c->cfg.token);
@@ -325,7 +335,8 @@ void cli_use_practice_zone(cli *c)
 int cli_connect(cli *c)
 {
     int rc = pc_connect(c->pc);
-    if (rc) return cli_fail_call(c, rc);
+    if (rc)
+        return cli_fail_call(c, rc);
     cli_use_practice_zone(c);
     return CLI_EXIT_OK;
 }
@@ -352,10 +363,12 @@ void cli_close(cli *c)
 int cli_call(cli *c, Pm__Envelope *req, pm_arena *a, Pm__Envelope__BodyCase want,
              Pm__Envelope **resp)
 {
-    if (!req) return cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
+    if (!req)
+        return cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
     Pm__Envelope *r = NULL;
     int rc = pc_call(c->pc, req, a, &r);
-    if (rc) return cli_fail_call(c, rc);
+    if (rc)
+        return cli_fail_call(c, rc);
     if (!r || r->body_case != want)
         return cli_fail(c, PM_E_PROTOCOL, NULL, "the server gave an unexpected answer");
     *resp = r;
@@ -369,7 +382,8 @@ Pm__Envelope *cli_request(pm_arena *a, Pm__Envelope__BodyCase body,
         protobuf_c_message_descriptor_get_field(&pm__envelope__descriptor, (unsigned)body);
     Pm__Envelope *e = pc_env(a, body);
     void *m = pm_msg_new(a, desc);
-    if (!f || !e || !m) return NULL;
+    if (!f || !e || !m)
+        return NULL;
     /* the oneof member for this body, found by the descriptor rather than by name */
     *(void **)((char *)e + f->offset) = m;
     *msg = m;
@@ -404,13 +418,15 @@ int cli_stdin_is_tty(void)
 static void set_echo(int on)
 {
     if (!on) {
-        if (tcgetattr(STDIN_FILENO, &saved_tty) != 0) return;
+        if (tcgetattr(STDIN_FILENO, &saved_tty) != 0)
+            return;
         struct termios t = saved_tty;
         t.c_lflag &= ~(tcflag_t)ECHO;
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         signal(SIGHUP, on_signal);
-        if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0) echo_off = 1;
+        if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0)
+            echo_off = 1;
     } else {
         restore_echo();
         signal(SIGINT, SIG_DFL);
@@ -424,7 +440,8 @@ int cli_read_line(const char *prompt, int secret, char *buf, size_t n)
     int tty = cli_stdin_is_tty();
     if (tty) {
         /* echo off before the prompt, so that nothing typed after it shows */
-        if (secret) set_echo(0);
+        if (secret)
+            set_echo(0);
         fputs(prompt, stderr);
         fflush(stderr);
     }
@@ -433,7 +450,8 @@ int cli_read_line(const char *prompt, int secret, char *buf, size_t n)
         set_echo(1);
         fputc('\n', stderr);
     }
-    if (!got) return -1;
+    if (!got)
+        return -1;
     size_t len = strlen(buf);
     if (len && buf[len - 1] != '\n' && !feof(stdin)) {
         int ch;
@@ -457,8 +475,10 @@ int cli_read_new_password(cli *c, char *buf, size_t n)
             return cli_fail(c, PM_E_USAGE, NULL, "no new password given");
         int same = strcmp(buf, again) == 0;
         cli_wipe(again, sizeof again);
-        if (same) return CLI_EXIT_OK;
-        if (!tty) break;
+        if (same)
+            return CLI_EXIT_OK;
+        if (!tty)
+            break;
         fprintf(stderr, "The two passwords differ; try again.\n");
     }
     cli_wipe(buf, n);

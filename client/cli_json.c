@@ -23,7 +23,8 @@ json_object *cj_string(const char *s)
 
 json_object *cj_time(uint64_t t)
 {
-    if (!t) return NULL;
+    if (!t)
+        return NULL;
     char buf[32];
     pm_format_utc((time_t)t, buf, sizeof buf);
     return json_object_new_string(buf);

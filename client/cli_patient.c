@@ -27,7 +27,8 @@ static int print_patient(cli *c, const Pm__Patient *p, const char *headline)
         cj_print(cj_patient(p));
         return CLI_EXIT_OK;
     }
-    if (headline) printf("%s\n", headline);
+    if (headline)
+        printf("%s\n", headline);
     cp_patient(stdout, p);
     return CLI_EXIT_OK;
 }
@@ -39,9 +40,11 @@ static int get_patient(cli *c, pm_arena *a, const char *mrn, Pm__Patient **out)
     Pm__Envelope *resp;
     Pm__Envelope *e =
         cli_request(a, PM__ENVELOPE__BODY_GET_PATIENT, &pm__get_patient__descriptor, (void **)&g);
-    if (e) g->mrn = (char *)mrn;
+    if (e)
+        g->mrn = (char *)mrn;
     int rc = cli_call(c, e, a, PM__ENVELOPE__BODY_PATIENT_OK, &resp);
-    if (rc == CLI_EXIT_OK) *out = resp->patient_ok->patient;
+    if (rc == CLI_EXIT_OK)
+        *out = resp->patient_ok->patient;
     return rc;
 }
 
@@ -69,16 +72,20 @@ static int cmd_add(cli *c, int argc, char **argv)
 {
     patient_opts po;
     int rc = patient_opts_parse(c, argc, argv, &po, 0);
-    if (rc) return parse_exit(rc);
-    if (optind < argc) return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+    if (rc)
+        return parse_exit(rc);
+    if (optind < argc)
+        return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
     static const char *const required[] = {"--first", "--last", "--dob"};
     char missing[64] = "";
     for (size_t i = 0; i < 3; i++)
         if (!patient_opts_has(&po, required[i]))
             snprintf(missing + strlen(missing), sizeof missing - strlen(missing), " %s",
                      required[i]);
-    if (*missing) return cli_usage_error(c, "missing:%s", missing);
-    if ((rc = cli_open(c))) return rc;
+    if (*missing)
+        return cli_usage_error(c, "missing:%s", missing);
+    if ((rc = cli_open(c)))
+        return rc;
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__CreatePatient *cp;
@@ -115,15 +122,19 @@ static int cmd_show(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {HELP_OPTION, END_OPTIONS};
     int o = cli_opt(c, argc, argv, opts);
-    if (o != -1) return cli_opt_exit(o);
-    if (argc - optind != 1) return cli_usage_error(c, "give one MRN");
+    if (o != -1)
+        return cli_opt_exit(o);
+    if (argc - optind != 1)
+        return cli_usage_error(c, "give one MRN");
     int rc = cli_open(c);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__Patient *p;
     rc = get_patient(c, &a, argv[optind], &p);
-    if (rc == CLI_EXIT_OK) print_patient(c, p, NULL);
+    if (rc == CLI_EXIT_OK)
+        print_patient(c, p, NULL);
     pm_arena_free(&a);
     return rc;
 }
@@ -155,9 +166,11 @@ static int update_patient(cli *c, pm_arena *a, Pm__Patient *p, Pm__Patient **out
     Pm__Envelope *resp;
     Pm__Envelope *e = cli_request(a, PM__ENVELOPE__BODY_UPDATE_PATIENT,
                                   &pm__update_patient__descriptor, (void **)&up);
-    if (e) up->patient = p;
+    if (e)
+        up->patient = p;
     int rc = cli_call(c, e, a, PM__ENVELOPE__BODY_PATIENT_OK, &resp);
-    if (rc == CLI_EXIT_OK) *out = resp->patient_ok->patient;
+    if (rc == CLI_EXIT_OK)
+        *out = resp->patient_ok->patient;
     return rc;
 }
 
@@ -165,17 +178,23 @@ static int cmd_edit(cli *c, int argc, char **argv)
 {
     patient_opts po;
     int rc = patient_opts_parse(c, argc, argv, &po, 1);
-    if (rc) return parse_exit(rc);
-    if (argc - optind != 1) return cli_usage_error(c, "give one MRN");
-    if (po.n == 0) return cli_usage_error(c, "nothing to change: give at least one option");
-    if ((rc = cli_open(c))) return rc;
+    if (rc)
+        return parse_exit(rc);
+    if (argc - optind != 1)
+        return cli_usage_error(c, "give one MRN");
+    if (po.n == 0)
+        return cli_usage_error(c, "nothing to change: give at least one option");
+    if ((rc = cli_open(c)))
+        return rc;
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__Patient *p, *saved;
     rc = get_patient(c, &a, argv[optind], &p);
-    if (rc == CLI_EXIT_OK) rc = patient_opts_apply(c, &po, p, &a);
+    if (rc == CLI_EXIT_OK)
+        rc = patient_opts_apply(c, &po, p, &a);
     if (rc == CLI_EXIT_OK) {
-        if (po.expect_version) p->version = po.expect_version;
+        if (po.expect_version)
+            p->version = po.expect_version;
         rc = update_patient(c, &a, p, &saved);
     }
     if (rc == CLI_EXIT_OK) {
@@ -223,7 +242,8 @@ static void out_add(patient_out *out, Pm__Patient *const *v, size_t n)
 /* Prints what was gathered (unless rc says the command failed) and frees it. */
 static int out_finish(patient_out *out, int rc, const char *more_hint)
 {
-    if (rc == CLI_EXIT_OK && out->failed) rc = cli_fail(out->c, PM_E_NOMEM, NULL, "out of memory");
+    if (rc == CLI_EXIT_OK && out->failed)
+        rc = cli_fail(out->c, PM_E_NOMEM, NULL, "out of memory");
     if (rc == CLI_EXIT_OK && out->arr) {
         cj_print(out->arr);
         out->arr = NULL;
@@ -234,8 +254,10 @@ static int out_finish(patient_out *out, int rc, const char *more_hint)
         printf("%zu patient%s.%s%s\n", out->count, out->count == 1 ? "" : "s", more_hint ? " " : "",
                more_hint ? more_hint : "");
     }
-    if (out->arr) json_object_put(out->arr);
-    if (!out->c->json) cp_table_free(&out->table);
+    if (out->arr)
+        json_object_put(out->arr);
+    if (!out->c->json)
+        cp_table_free(&out->table);
     return rc;
 }
 
@@ -283,15 +305,18 @@ static int cmd_search(cli *c, int argc, char **argv)
         else
             rc = cli_parse_uint(c, "--limit", optarg, 1, SEARCH_MAX, &limit);
     }
-    if (rc) return rc;
-    if (o != -1) return cli_opt_exit(o);
+    if (rc)
+        return rc;
+    if (o != -1)
+        return cli_opt_exit(o);
     char name[512] = "";
     for (int i = optind; i < argc; i++)
         snprintf(name + strlen(name), sizeof name - strlen(name), "%s%s", i > optind ? " " : "",
                  argv[i]);
     if (!*name && !*dob && !*phone && !*mrn)
         return cli_usage_error(c, "give a name, --dob, --phone or --mrn");
-    if ((rc = cli_open(c))) return rc;
+    if ((rc = cli_open(c)))
+        return rc;
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__SearchPatients *q;
@@ -359,11 +384,14 @@ static int list_pages(cli *c, patient_out *out, unsigned long want, int *more)
             out_add(out, pl->patients, pl->n_patients);
             got = pl->n_patients;
             clen = pl->next_cursor.len <= sizeof cursor ? pl->next_cursor.len : 0;
-            if (clen) memcpy(cursor, pl->next_cursor.data, clen);
+            if (clen)
+                memcpy(cursor, pl->next_cursor.data, clen);
         }
         pm_arena_free(&a);
-        if (rc) return rc;
-        if (!clen || !got) return CLI_EXIT_OK;
+        if (rc)
+            return rc;
+        if (!clen || !got)
+            return CLI_EXIT_OK;
         if (want && out->count >= want) {
             *more = 1;
             return CLI_EXIT_OK;
@@ -386,11 +414,16 @@ static int cmd_list(cli *c, int argc, char **argv)
         else
             limit_given = 1, rc = cli_parse_uint(c, "--limit", optarg, 1, 1000000, &limit);
     }
-    if (rc) return rc;
-    if (o != -1) return cli_opt_exit(o);
-    if (optind < argc) return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
-    if (all && limit_given) return cli_usage_error(c, "give --limit or --all, not both");
-    if ((rc = cli_open(c))) return rc;
+    if (rc)
+        return rc;
+    if (o != -1)
+        return cli_opt_exit(o);
+    if (optind < argc)
+        return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+    if (all && limit_given)
+        return cli_usage_error(c, "give --limit or --all, not both");
+    if ((rc = cli_open(c)))
+        return rc;
     patient_out out;
     out_init(&out, c);
     int more;

@@ -93,7 +93,8 @@ static const char *const kind_names[] = {"mobile", "home", "work"};
 const char *patient_field_option(const char *wire)
 {
     for (size_t i = 0; i < NFIELDS; i++)
-        if (fields[i].kind != PF_FLAG && strcmp(fields[i].wire, wire) == 0) return fields[i].opt;
+        if (fields[i].kind != PF_FLAG && strcmp(fields[i].wire, wire) == 0)
+            return fields[i].opt;
     return NULL;
 }
 
@@ -126,7 +127,8 @@ void patient_opts_help(FILE *f, int for_edit)
     fprintf(f, "Options:\n");
     for (size_t i = 0; i < NFIELDS; i++) {
         const pfield *pf = &fields[i];
-        if (pf->edit_only && !for_edit) continue;
+        if (pf->edit_only && !for_edit)
+            continue;
         char left[64];
         snprintf(left, sizeof left, "%s%s%s", pf->opt, pf->arg ? " " : "", pf->arg ? pf->arg : "");
         help_line(f, left, pf->help);
@@ -159,7 +161,8 @@ static int parse_phone(cli *c, const char *opt, const char *arg, pat_op *op)
     if (colon) {
         size_t k;
         for (k = 0; k < PM_ARRAY_LEN(kind_names); k++)
-            if (strcasecmp(colon + 1, kind_names[k]) == 0) break;
+            if (strcasecmp(colon + 1, kind_names[k]) == 0)
+                break;
         if (k == PM_ARRAY_LEN(kind_names))
             return cli_fail(c, PM_E_INVALID_ARGUMENT, opt,
                             "%s %s: the kind after ':' is mobile, home or work", opt, arg);
@@ -194,7 +197,8 @@ static int take(cli *c, patient_opts *po, size_t idx, const char *arg, int for_e
     const pfield *pf = &fields[idx];
     if (pf->edit_only && !for_edit)
         return cli_usage_error(c, "%s is for 'practice patient edit'", pf->opt);
-    if (po->n == PM_ARRAY_LEN(po->ops)) return cli_usage_error(c, "too many options");
+    if (po->n == PM_ARRAY_LEN(po->ops))
+        return cli_usage_error(c, "too many options");
     pat_op *op = &po->ops[po->n];
     memset(op, 0, sizeof *op);
     op->field = idx;
@@ -204,7 +208,8 @@ static int take(cli *c, patient_opts *po, size_t idx, const char *arg, int for_e
         rc = parse_sex(c, arg, op);
     else if (pf->kind == PF_PHONE || pf->kind == PF_ADD_PHONE)
         rc = parse_phone(c, pf->opt, arg, op);
-    if (rc == CLI_EXIT_OK) po->n++;
+    if (rc == CLI_EXIT_OK)
+        po->n++;
     return rc;
 }
 
@@ -229,14 +234,16 @@ int patient_opts_parse(cli *c, int argc, char **argv, patient_opts *po, int for_
             return rc;
         }
     }
-    if (o == CLI_OPT_HELP) return CLI_OPT_HELP;
+    if (o == CLI_OPT_HELP)
+        return CLI_OPT_HELP;
     return o == -1 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
 int patient_opts_has(const patient_opts *po, const char *opt)
 {
     for (size_t i = 0; i < po->n; i++)
-        if (strcmp(fields[po->ops[i].field].opt, opt) == 0) return 1;
+        if (strcmp(fields[po->ops[i].field].opt, opt) == 0)
+            return 1;
     return 0;
 }
 
@@ -248,17 +255,20 @@ static void *group_of(Pm__Patient *p, enum pf_group g, pm_arena *a)
     case G_PATIENT:
         return p;
     case G_ADDRESS:
-        if (!p->address) p->address = pm_msg_new(a, &pm__address__descriptor);
+        if (!p->address)
+            p->address = pm_msg_new(a, &pm__address__descriptor);
         return p->address;
     case G_INSURANCE:
-        if (!p->insurance) p->insurance = pm_msg_new(a, &pm__insurance__descriptor);
+        if (!p->insurance)
+            p->insurance = pm_msg_new(a, &pm__insurance__descriptor);
         return p->insurance;
     case G_EMERGENCY:
         if (!p->emergency_contact)
             p->emergency_contact = pm_msg_new(a, &pm__emergency_contact__descriptor);
         return p->emergency_contact;
     case G_PRIVACY:
-        if (!p->privacy) p->privacy = pm_msg_new(a, &pm__privacy_flags__descriptor);
+        if (!p->privacy)
+            p->privacy = pm_msg_new(a, &pm__privacy_flags__descriptor);
         return p->privacy;
     }
     return NULL;
@@ -268,8 +278,10 @@ static int add_phone(Pm__Patient *p, pm_arena *a, const pat_op *op)
 {
     Pm__Phone **v = pm_arena_alloc(a, sizeof *v * (p->n_phones + 1));
     Pm__Phone *ph = pm_msg_new(a, &pm__phone__descriptor);
-    if (!v || !ph) return PM_E_NOMEM;
-    if (p->n_phones) memcpy(v, p->phones, sizeof *v * p->n_phones);
+    if (!v || !ph)
+        return PM_E_NOMEM;
+    if (p->n_phones)
+        memcpy(v, p->phones, sizeof *v * p->n_phones);
     ph->number = (char *)op->number;
     ph->kind = op->phone_kind;
     v[p->n_phones] = ph;
@@ -305,16 +317,19 @@ int patient_opts_apply(cli *c, const patient_opts *po, Pm__Patient *p, pm_arena 
         int rc = g ? PM_OK : PM_E_NOMEM;
         switch (pf->kind) {
         case PF_TEXT:
-            if (g) *(char **)((char *)g + pf->off) = (char *)op->arg;
+            if (g)
+                *(char **)((char *)g + pf->off) = (char *)op->arg;
             break;
         case PF_FLAG:
-            if (g) *(protobuf_c_boolean *)((char *)g + pf->off) = pf->value;
+            if (g)
+                *(protobuf_c_boolean *)((char *)g + pf->off) = pf->value;
             break;
         case PF_SEX:
             p->sex = op->sex;
             break;
         case PF_PHONE:
-            if (!phones_replaced) p->n_phones = 0;
+            if (!phones_replaced)
+                p->n_phones = 0;
             phones_replaced = 1;
             rc = add_phone(p, a, op);
             break;
@@ -330,7 +345,8 @@ int patient_opts_apply(cli *c, const patient_opts *po, Pm__Patient *p, pm_arena 
             p->n_phones = 0;
             break;
         }
-        if (rc) return cli_fail(c, rc, NULL, "out of memory");
+        if (rc)
+            return cli_fail(c, rc, NULL, "out of memory");
     }
     return CLI_EXIT_OK;
 }

@@ -73,7 +73,8 @@ int cp_table_row(cp_table *t, const char *const *cells)
     if (t->nrows == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 16;
         char **g = realloc(t->cells, sizeof *g * cap * t->ncols);
-        if (!g) return -1;
+        if (!g)
+            return -1;
         t->cells = g;
         t->cap = cap;
     }
@@ -117,7 +118,8 @@ void cp_table_print(const cp_table *t, FILE *f)
     for (size_t r = 0; r < t->nrows; r++)
         for (size_t col = 0; col < ncols; col++) {
             size_t w = cell_width(t->cells[r * t->ncols + col], cap);
-            if (w > width[col]) width[col] = w;
+            if (w > width[col])
+                width[col] = w;
         }
     for (size_t r = 0; r < t->nrows; r++) {
         for (size_t col = 0; col < ncols; col++) {
@@ -129,7 +131,8 @@ void cp_table_print(const cp_table *t, FILE *f)
             } else {
                 fputs(s, f);
             }
-            if (col + 1 < ncols) fprintf(f, "%*s", (int)(width[col] - w + 2), "");
+            if (col + 1 < ncols)
+                fprintf(f, "%*s", (int)(width[col] - w + 2), "");
         }
         fputc('\n', f);
     }
@@ -159,11 +162,13 @@ static void more(FILE *f, const char *value)
 static int age_on(const char *dob, time_t now)
 {
     int y, m, d;
-    if (pm_parse_date(dob, &y, &m, &d) != 0) return -1;
+    if (pm_parse_date(dob, &y, &m, &d) != 0)
+        return -1;
     struct tm tm;
     localtime_r(&now, &tm);
     int age = tm.tm_year + 1900 - y;
-    if (tm.tm_mon + 1 < m || (tm.tm_mon + 1 == m && tm.tm_mday < d)) age--;
+    if (tm.tm_mon + 1 < m || (tm.tm_mon + 1 == m && tm.tm_mday < d))
+        age--;
     return age;
 }
 
@@ -178,7 +183,8 @@ static void phone_text(const Pm__Phone *ph, char *buf, size_t n)
 
 static void print_address(FILE *f, const Pm__Address *a)
 {
-    if (!a) return;
+    if (!a)
+        return;
     const char *lines[4] = {a->line1, a->line2, NULL, a->country};
     char town[400];
     snprintf(town, sizeof town, "%s%s%s%s%s", a->city, *a->city && *a->region ? ", " : "",
@@ -186,7 +192,8 @@ static void print_address(FILE *f, const Pm__Address *a)
     lines[2] = town;
     int first = 1;
     for (size_t i = 0; i < 4; i++) {
-        if (!*lines[i]) continue;
+        if (!*lines[i])
+            continue;
         if (first)
             label(f, "Address", lines[i]);
         else
@@ -197,7 +204,8 @@ static void print_address(FILE *f, const Pm__Address *a)
 
 static void print_insurance(FILE *f, const Pm__Insurance *ins)
 {
-    if (!ins || (!*ins->payer && !*ins->member_id && !*ins->group_number)) return;
+    if (!ins || (!*ins->payer && !*ins->member_id && !*ins->group_number))
+        return;
     char buf[400];
     snprintf(buf, sizeof buf, "%s%s%s%s%s", *ins->payer ? ins->payer : "(payer not given)",
              *ins->member_id ? ", member " : "", ins->member_id,
@@ -207,7 +215,8 @@ static void print_insurance(FILE *f, const Pm__Insurance *ins)
 
 static void print_emergency(FILE *f, const Pm__EmergencyContact *e)
 {
-    if (!e || (!*e->name && !*e->phone)) return;
+    if (!e || (!*e->name && !*e->phone))
+        return;
     char buf[400];
     snprintf(buf, sizeof buf, "%s%s%s%s%s%s", e->name, *e->relationship ? " (" : "",
              e->relationship, *e->relationship ? ")" : "", *e->phone && *e->name ? ", " : "",
@@ -217,7 +226,8 @@ static void print_emergency(FILE *f, const Pm__EmergencyContact *e)
 
 static void print_privacy(FILE *f, const Pm__PrivacyFlags *p)
 {
-    if (!p) return;
+    if (!p)
+        return;
     char buf[128] = "";
     const char *words[] = {p->confidential ? "confidential record" : NULL,
                            p->no_voicemail ? "no voicemail" : NULL,
@@ -227,7 +237,8 @@ static void print_privacy(FILE *f, const Pm__PrivacyFlags *p)
             size_t used = strlen(buf);
             snprintf(buf + used, sizeof buf - used, "%s%s", used ? ", " : "", words[i]);
         }
-    if (*buf) label(f, "Privacy", buf);
+    if (*buf)
+        label(f, "Privacy", buf);
 }
 
 static void print_notes(FILE *f, const char *notes)
@@ -244,7 +255,8 @@ static void print_notes(FILE *f, const char *notes)
 
 static void print_stamp(FILE *f, const char *name, uint64_t t, const char *by)
 {
-    if (!t) return;
+    if (!t)
+        return;
     char when[32], buf[160];
     cp_time(t, when, sizeof when);
     snprintf(buf, sizeof buf, "%s%s%s", when, *by ? " by " : "", by);
@@ -257,14 +269,16 @@ void cp_patient(FILE *f, const Pm__Patient *p)
     fprintf(f, "Patient %s (version %u)\n", p->mrn, p->version);
     snprintf(buf, sizeof buf, "%s %s", p->first_name, p->last_name);
     label(f, "Name", buf);
-    if (*p->preferred_name) label(f, "Preferred name", p->preferred_name);
+    if (*p->preferred_name)
+        label(f, "Preferred name", p->preferred_name);
     int age = age_on(p->date_of_birth, time(NULL));
     if (age >= 0)
         snprintf(buf, sizeof buf, "%s (age %d)", p->date_of_birth, age);
     else
         snprintf(buf, sizeof buf, "%s", p->date_of_birth);
     label(f, "Date of birth", buf);
-    if (*cp_sex_word(p->sex)) label(f, "Sex", cp_sex_word(p->sex));
+    if (*cp_sex_word(p->sex))
+        label(f, "Sex", cp_sex_word(p->sex));
     for (size_t i = 0; i < p->n_phones; i++) {
         phone_text(p->phones[i], buf, sizeof buf);
         if (i == 0)
@@ -272,9 +286,11 @@ void cp_patient(FILE *f, const Pm__Patient *p)
         else
             more(f, buf);
     }
-    if (*p->email) label(f, "Email", p->email);
+    if (*p->email)
+        label(f, "Email", p->email);
     print_address(f, p->address);
-    if (*p->preferred_language) label(f, "Language", p->preferred_language);
+    if (*p->preferred_language)
+        label(f, "Language", p->preferred_language);
     print_insurance(f, p->insurance);
     print_emergency(f, p->emergency_contact);
     print_privacy(f, p->privacy);
@@ -304,8 +320,10 @@ int cp_patient_row(cp_table *t, const Pm__Patient *p)
 
 static const char *account_status(const Pm__Account *a)
 {
-    if (a->disabled) return "disabled";
-    if (a->must_change_password) return "one-time password not yet changed";
+    if (a->disabled)
+        return "disabled";
+    if (a->must_change_password)
+        return "one-time password not yet changed";
     return "active";
 }
 
@@ -316,7 +334,8 @@ void cp_account(FILE *f, const Pm__Account *a)
     label(f, "Name", a->display_name);
     label(f, "Role", cp_role_word(a->role));
     label(f, "Status", account_status(a));
-    if (*a->location) label(f, "Location", a->location);
+    if (*a->location)
+        label(f, "Location", a->location);
     cp_time(a->created_at, when, sizeof when);
     label(f, "Created", when);
 }

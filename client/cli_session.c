@@ -71,7 +71,8 @@ static int split_host_port(cli *c, const char *arg, char *host, size_t n, int *p
     if (port_s) {
         unsigned long p;
         int rc = cli_parse_uint(c, "PORT", port_s, 1, 65535, &p);
-        if (rc) return rc;
+        if (rc)
+            return rc;
         *port = (int)p;
     }
     return CLI_EXIT_OK;
@@ -102,7 +103,8 @@ static int copy_ca(cli *c, const char *file, const char *path)
     free(buf);
     if (rc == PM_E_INVALID_ARGUMENT)
         return cli_fail(c, rc, "--ca", "%s is not a PEM certificate", file);
-    if (rc) return cli_fail(c, rc, NULL, "cannot write %s: %s", path, pm_strerror(rc));
+    if (rc)
+        return cli_fail(c, rc, NULL, "cannot write %s: %s", path, pm_strerror(rc));
     return CLI_EXIT_OK;
 }
 
@@ -114,7 +116,8 @@ static int fetch_ca(cli *c, const char *fp, const char *path)
                         "a fingerprint is 64 hex digits (colons allowed)");
     char err[512];
     int rc = pc_fetch_ca(c->cfg.host, c->cfg.port, fp, path, err, sizeof err);
-    if (rc) return cli_fail(c, rc, NULL, "%s", err);
+    if (rc)
+        return cli_fail(c, rc, NULL, "%s", err);
     return CLI_EXIT_OK;
 }
 
@@ -161,9 +164,11 @@ static int try_and_keep(cli *c, const cli_config *old, const char *pending)
                  .ca_file = pending,
                  .client_name = "practice-cli/" PM_VERSION};
     c->pc = pc_new(&o);
-    if (!c->pc) return cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
+    if (!c->pc)
+        return cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
     int rc = cli_connect(c);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     char fp[65], ca[PATH_MAX + 16];
     if (pm_cert_fingerprint_file(pending, fp) != PM_OK ||
         cfg_path(&c->cfg, CFG_CA_FILE, ca, sizeof ca))
@@ -191,14 +196,18 @@ static int cmd_connect(cli *c, int argc, char **argv)
         else
             ca_file = optarg;
     }
-    if (o != -1) return cli_opt_exit(o);
-    if (argc - optind != 1) return cli_usage_error(c, "give the server as HOST or HOST:PORT");
-    if (!fp == !ca_file) return cli_usage_error(c, "give exactly one of --fingerprint and --ca");
+    if (o != -1)
+        return cli_opt_exit(o);
+    if (argc - optind != 1)
+        return cli_usage_error(c, "give the server as HOST or HOST:PORT");
+    if (!fp == !ca_file)
+        return cli_usage_error(c, "give exactly one of --fingerprint and --ca");
     int rc = cfg_locate(&c->cfg);
     if (rc)
         return cli_fail(c, rc, NULL, "cannot find a configuration directory: set PRACTICE_CONFIG");
     cli_config old = c->cfg;
-    if (cfg_load_server(&old) != PM_OK) old.have_server = 0;
+    if (cfg_load_server(&old) != PM_OK)
+        old.have_server = 0;
     if ((rc = split_host_port(c, argv[optind], c->cfg.host, sizeof c->cfg.host, &c->cfg.port)))
         return rc;
     char pending[PATH_MAX + 16];
@@ -206,7 +215,8 @@ static int cmd_connect(cli *c, int argc, char **argv)
         (rc = cfg_path(&c->cfg, PENDING_CA, pending, sizeof pending)))
         return cli_fail(c, rc, NULL, "cannot create %s: %s", c->cfg.dir, pm_strerror(rc));
     rc = fp ? fetch_ca(c, fp, pending) : copy_ca(c, ca_file, pending);
-    if (rc == CLI_EXIT_OK) rc = try_and_keep(c, &old, pending);
+    if (rc == CLI_EXIT_OK)
+        rc = try_and_keep(c, &old, pending);
     unlink(pending); /* gone already when kept */
     return rc;
 }
@@ -233,7 +243,8 @@ static const char login_help[] =
 
 static void default_device(char *buf, size_t n)
 {
-    if (gethostname(buf, n) != 0 || !*buf) snprintf(buf, n, "%s", "unnamed device");
+    if (gethostname(buf, n) != 0 || !*buf)
+        snprintf(buf, n, "%s", "unnamed device");
     buf[n - 1] = 0;
 }
 
@@ -261,9 +272,11 @@ static int replace_otp(cli *c, pm_arena *a, const char *otp)
     int rc = CLI_EXIT_INVALID;
     for (int attempt = 0; attempt < 3; attempt++) {
         rc = cli_read_new_password(c, pw, sizeof pw);
-        if (rc == CLI_EXIT_OK) rc = change_password(c, a, otp, pw);
+        if (rc == CLI_EXIT_OK)
+            rc = change_password(c, a, otp, pw);
         cli_wipe(pw, sizeof pw);
-        if (rc != CLI_EXIT_INVALID || !tty) break;
+        if (rc != CLI_EXIT_INVALID || !tty)
+            break;
     }
     return rc;
 }
@@ -277,7 +290,8 @@ static void quiet_logout(cli *c)
     Pm__Envelope *e =
         cli_request(&a, PM__ENVELOPE__BODY_LOGOUT, &pm__logout__descriptor, (void **)&l);
     Pm__Envelope *resp;
-    if (e) pc_call(c->pc, e, &a, &resp);
+    if (e)
+        pc_call(c->pc, e, &a, &resp);
     pm_arena_free(&a);
 }
 
@@ -302,7 +316,8 @@ static int save_login(cli *c, const Pm__LoginOk *ok, const char *device, int rep
     }
     char until[32];
     cp_time(ok->expires_at, until, sizeof until);
-    if (replaced) printf("Your new password is set.\n");
+    if (replaced)
+        printf("Your new password is set.\n");
     printf("Logged in to \"%s\" as %s (%s) until %s at the latest.\n", pc_practice_name(c->pc),
            c->cfg.user, acct ? cp_role_word(acct->role) : "?", until);
     return CLI_EXIT_OK;
@@ -342,10 +357,13 @@ static int cmd_login(cli *c, int argc, char **argv)
     int o;
     while ((o = cli_opt(c, argc, argv, opts)) >= 0)
         snprintf(device, sizeof device, "%s", optarg);
-    if (o != -1) return cli_opt_exit(o);
-    if (argc - optind > 1) return cli_usage_error(c, "give at most one user name");
+    if (o != -1)
+        return cli_opt_exit(o);
+    if (argc - optind > 1)
+        return cli_usage_error(c, "give at most one user name");
     int rc = cli_open_anonymous(c);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     if (optind < argc)
         snprintf(user, sizeof user, "%s", argv[optind]);
     else if (cli_read_line("Username: ", 0, user, sizeof user) != 0 || !*user)
@@ -376,19 +394,23 @@ static int cmd_logout(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {HELP_OPTION, END_OPTIONS};
     int o = cli_opt(c, argc, argv, opts);
-    if (o != -1) return cli_opt_exit(o);
-    if (optind < argc) return cli_usage_error(c, "logout takes no arguments");
+    if (o != -1)
+        return cli_opt_exit(o);
+    if (optind < argc)
+        return cli_usage_error(c, "logout takes no arguments");
     if (cfg_locate(&c->cfg) == PM_OK && cfg_load_session(&c->cfg) == PM_E_NOT_FOUND)
         return print_logged_out(c, "Not logged in.");
     int rc = cli_prepare(c, 1);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     rc = pc_connect(c->pc);
     if (rc == PM_E_SESSION_EXPIRED || rc == PM_E_UNAUTHENTICATED || rc == PM_E_ACCOUNT_DISABLED ||
         rc == PM_E_NOT_FOUND) {
         cfg_drop_session(&c->cfg);
         return print_logged_out(c, "Logged out (the session had already ended).");
     }
-    if (rc) return cli_fail_call(c, rc);
+    if (rc)
+        return cli_fail_call(c, rc);
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__Logout *l;
@@ -397,7 +419,8 @@ static int cmd_logout(cli *c, int argc, char **argv)
         cli_request(&a, PM__ENVELOPE__BODY_LOGOUT, &pm__logout__descriptor, (void **)&l);
     rc = cli_call(c, e, &a, PM__ENVELOPE__BODY_OK, &resp);
     pm_arena_free(&a);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     if ((rc = cfg_drop_session(&c->cfg)))
         return cli_fail(c, rc, NULL, "logged out, but cannot delete the saved session: %s",
                         pm_strerror(rc));
@@ -417,23 +440,27 @@ static int cmd_passwd(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {HELP_OPTION, END_OPTIONS};
     int o = cli_opt(c, argc, argv, opts);
-    if (o != -1) return cli_opt_exit(o);
+    if (o != -1)
+        return cli_opt_exit(o);
     if (optind < argc)
         return cli_usage_error(c, "passwd takes no arguments (for another user: practice "
                                   "user passwd USER)");
     int rc = cli_open(c);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     char old[PASSWORD_BUF], pw[PASSWORD_BUF];
     if (cli_read_line("Current password: ", 1, old, sizeof old) != 0)
         return cli_fail(c, PM_E_USAGE, NULL, "no password given");
     rc = cli_read_new_password(c, pw, sizeof pw);
     pm_arena a;
     pm_arena_init(&a, 0);
-    if (rc == CLI_EXIT_OK) rc = change_password(c, &a, old, pw);
+    if (rc == CLI_EXIT_OK)
+        rc = change_password(c, &a, old, pw);
     cli_wipe(old, sizeof old);
     cli_wipe(pw, sizeof pw);
     pm_arena_free(&a);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     if (c->json) {
         json_object *out = json_object_new_object();
         json_object_object_add(out, "password_changed", json_object_new_boolean(1));
@@ -483,10 +510,13 @@ static int cmd_whoami(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {HELP_OPTION, END_OPTIONS};
     int o = cli_opt(c, argc, argv, opts);
-    if (o != -1) return cli_opt_exit(o);
-    if (optind < argc) return cli_usage_error(c, "whoami takes no arguments");
+    if (o != -1)
+        return cli_opt_exit(o);
+    if (optind < argc)
+        return cli_usage_error(c, "whoami takes no arguments");
     int rc = cli_open(c);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__Resume *r;
@@ -499,7 +529,8 @@ static int cmd_whoami(cli *c, int argc, char **argv)
         r->device = c->cfg.device;
     }
     rc = cli_call(c, e, &a, PM__ENVELOPE__BODY_LOGIN_OK, &resp);
-    if (rc == CLI_EXIT_OK) print_whoami(c, resp->login_ok);
+    if (rc == CLI_EXIT_OK)
+        print_whoami(c, resp->login_ok);
     pm_arena_free(&a);
     return rc;
 }

@@ -26,7 +26,8 @@ static void print_credential(cli *c, const Pm__AccountCredential *ac, const char
         cj_print(o);
         return;
     }
-    if (ac->account) cp_account(stdout, ac->account);
+    if (ac->account)
+        cp_account(stdout, ac->account);
     printf("\n%s: %s\n%s\n", what, ac->one_time_password, advice);
 }
 
@@ -36,7 +37,8 @@ static int credential_call(cli *c, Pm__Envelope *e, pm_arena *a, const char *wha
 {
     Pm__Envelope *resp;
     int rc = cli_call(c, e, a, PM__ENVELOPE__BODY_ACCOUNT_CREDENTIAL, &resp);
-    if (rc == CLI_EXIT_OK) print_credential(c, resp->account_credential, what, advice);
+    if (rc == CLI_EXIT_OK)
+        print_credential(c, resp->account_credential, what, advice);
     return rc;
 }
 
@@ -46,9 +48,12 @@ static int one_operand(cli *c, int argc, char **argv, const char *what)
 {
     static const struct option opts[] = {HELP_OPTION, END_OPTIONS};
     int o = cli_opt(c, argc, argv, opts);
-    if (o == CLI_OPT_HELP) return o;
-    if (o != -1) return cli_opt_exit(o);
-    if (argc - optind != 1) return cli_usage_error(c, "give one %s", what);
+    if (o == CLI_OPT_HELP)
+        return o;
+    if (o != -1)
+        return cli_opt_exit(o);
+    if (argc - optind != 1)
+        return cli_usage_error(c, "give one %s", what);
     return CLI_EXIT_OK;
 }
 
@@ -82,9 +87,12 @@ static int cmd_user_add(cli *c, int argc, char **argv)
         else
             display = optarg;
     }
-    if (o != -1) return cli_opt_exit(o);
-    if (argc - optind != 1) return cli_usage_error(c, "give one user name");
-    if (!role_s) return cli_usage_error(c, "missing: --role");
+    if (o != -1)
+        return cli_opt_exit(o);
+    if (argc - optind != 1)
+        return cli_usage_error(c, "give one user name");
+    if (!role_s)
+        return cli_usage_error(c, "missing: --role");
     Pm__Role role;
     if (cp_role_parse(role_s, &role) || role == PM__ROLE__DISPLAY)
         return cli_fail(c, PM_E_INVALID_ARGUMENT, "--role",
@@ -92,7 +100,8 @@ static int cmd_user_add(cli *c, int argc, char **argv)
                         "practice device add)",
                         role_s);
     int rc = cli_open(c);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__CreateAccount *ca;
@@ -132,7 +141,8 @@ static int print_accounts(cli *c, const Pm__AccountList *al)
     int bad = cp_table_init(&t, 5, cp_account_header);
     for (size_t i = 0; !bad && i < al->n_accounts; i++)
         bad = cp_account_row(&t, al->accounts[i]);
-    if (!bad) cp_table_print(&t, stdout);
+    if (!bad)
+        cp_table_print(&t, stdout);
     cp_table_free(&t);
     return bad ? cli_fail(c, PM_E_NOMEM, NULL, "out of memory") : CLI_EXIT_OK;
 }
@@ -143,19 +153,24 @@ static int cmd_user_list(cli *c, int argc, char **argv)
     int all = 0, o;
     while ((o = cli_opt(c, argc, argv, opts)) >= 0)
         all = 1;
-    if (o != -1) return cli_opt_exit(o);
-    if (optind < argc) return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+    if (o != -1)
+        return cli_opt_exit(o);
+    if (optind < argc)
+        return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
     int rc = cli_open(c);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__ListAccounts *la;
     Pm__Envelope *resp;
     Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_LIST_ACCOUNTS,
                                   &pm__list_accounts__descriptor, (void **)&la);
-    if (e) la->include_disabled = all;
+    if (e)
+        la->include_disabled = all;
     rc = cli_call(c, e, &a, PM__ENVELOPE__BODY_ACCOUNT_LIST, &resp);
-    if (rc == CLI_EXIT_OK) rc = print_accounts(c, resp->account_list);
+    if (rc == CLI_EXIT_OK)
+        rc = print_accounts(c, resp->account_list);
     pm_arena_free(&a);
     return rc;
 }
@@ -175,8 +190,10 @@ static const char enable_help[] = "usage: practice user enable USER\n"
 static int set_disabled(cli *c, int argc, char **argv, int disabled)
 {
     int rc = one_operand(c, argc, argv, "user name");
-    if (rc) return rc == CLI_OPT_HELP ? CLI_EXIT_OK : rc;
-    if ((rc = cli_open(c))) return rc;
+    if (rc)
+        return rc == CLI_OPT_HELP ? CLI_EXIT_OK : rc;
+    if ((rc = cli_open(c)))
+        return rc;
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__SetAccountDisabled *sd;
@@ -222,14 +239,17 @@ static const char passwd_help[] =
 static int cmd_user_passwd(cli *c, int argc, char **argv)
 {
     int rc = one_operand(c, argc, argv, "user name");
-    if (rc) return rc == CLI_OPT_HELP ? CLI_EXIT_OK : rc;
-    if ((rc = cli_open(c))) return rc;
+    if (rc)
+        return rc == CLI_OPT_HELP ? CLI_EXIT_OK : rc;
+    if ((rc = cli_open(c)))
+        return rc;
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__ResetPassword *rp;
     Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_RESET_PASSWORD,
                                   &pm__reset_password__descriptor, (void **)&rp);
-    if (e) rp->username = argv[optind];
+    if (e)
+        rp->username = argv[optind];
     rc = credential_call(c, e, &a, "New one-time password",
                          "Give it to them in person; they choose their own password at their "
                          "next 'practice login'.");
@@ -260,10 +280,13 @@ static int cmd_device_add(cli *c, int argc, char **argv)
     int o;
     while ((o = cli_opt(c, argc, argv, opts)) >= 0)
         location = optarg;
-    if (o != -1) return cli_opt_exit(o);
-    if (argc - optind != 1) return cli_usage_error(c, "give one device name");
+    if (o != -1)
+        return cli_opt_exit(o);
+    if (argc - optind != 1)
+        return cli_usage_error(c, "give one device name");
     int rc = cli_open(c);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__CreateDevice *cd;

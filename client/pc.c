@@ -680,8 +680,8 @@ int pc_call(pc_client *c, Pm__Envelope *req, pm_arena *a, Pm__Envelope **resp)
     return rc;
 }
 
-int pc_login(pc_client *c, const char *user, const char *password, const char *device,
-             pm_arena *a, Pm__LoginOk **out)
+int pc_login(pc_client *c, const char *user, const char *password, const char *device, pm_arena *a,
+             Pm__LoginOk **out)
 {
     Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_LOGIN), *resp;
     Pm__Login *l = pm_msg_new(a, &pm__login__descriptor);
@@ -872,8 +872,7 @@ int pc_fetch_ca(const char *host, int port, const char *fp_hex, const char *ca_o
             if (*p == '\n')
                 *p = ' ';
         snprintf(c->err, sizeof c->err,
-                 "the server's certificate does not verify against that CA for %s: %s", host,
-                 info);
+                 "the server's certificate does not verify against that CA for %s: %s", host, info);
         rc = PM_E_CERT;
         goto out;
     }

@@ -53,8 +53,8 @@ const char *pc_timezone(const pc_client *c);
 int pc_call(pc_client *c, Pm__Envelope *req, pm_arena *a, Pm__Envelope **resp);
 
 /* Log in with a password; on success the client holds the session token. */
-int pc_login(pc_client *c, const char *user, const char *password, const char *device,
-             pm_arena *a, Pm__LoginOk **out);
+int pc_login(pc_client *c, const char *user, const char *password, const char *device, pm_arena *a,
+             Pm__LoginOk **out);
 /* Use a token from an earlier login (e.g. saved by the CLI). */
 void pc_set_token(pc_client *c, const uint8_t *token, size_t len);
 /* The current token (32 bytes) or NULL. */
@@ -64,8 +64,8 @@ void pc_set_device(pc_client *c, const char *device);
 /* Subscribes to topics from event `since` (0: only new ones). Replayed and live events
  * then go to the callback; after a reconnect the client resubscribes from the last
  * event it saw. */
-int pc_subscribe(pc_client *c, const char *const *topics, size_t n, uint64_t since,
-                 pm_arena *a, Pm__Subscribed **out);
+int pc_subscribe(pc_client *c, const char *const *topics, size_t n, uint64_t since, pm_arena *a,
+                 Pm__Subscribed **out);
 void pc_on_event(pc_client *c, pc_event_cb cb, void *ud);
 /* Waits up to timeout_ms (0: just look, -1: forever) for events and hands each to the
  * callback. Returns the number delivered, or an error (the connection broke: call

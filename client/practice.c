@@ -68,7 +68,8 @@ static int strip_json(int argc, char **argv, int *json)
     int out = 1;
     int done = 0;
     for (int i = 1; i < argc; i++) {
-        if (!done && strcmp(argv[i], "--") == 0) done = 1;
+        if (!done && strcmp(argv[i], "--") == 0)
+            done = 1;
         if (!done && strcmp(argv[i], "--json") == 0) {
             *json = 1;
             continue;
@@ -87,7 +88,8 @@ static int is_help(const char *s)
 static const cli_cmd *find(const cli_cmd *list, const char *name)
 {
     for (const cli_cmd *k = list; k && k->name; k++)
-        if (strcmp(k->name, name) == 0) return k;
+        if (strcmp(k->name, name) == 0)
+            return k;
     return NULL;
 }
 
@@ -148,10 +150,12 @@ static int dispatch(cli *c, int argc, char **argv)
         return CLI_EXIT_OK;
     }
     const cli_cmd *k = find(top_cmds, cmd);
-    if (k) return run_group(c, k, argc - 1, argv + 1);
+    if (k)
+        return run_group(c, k, argc - 1, argv + 1);
     const cli_cmd *lists[] = {cli_session_cmds, cli_audit_cmds};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
-        if ((k = find(lists[i], cmd))) return run(c, k, "practice ", argc - 1, argv + 1);
+        if ((k = find(lists[i], cmd)))
+            return run(c, k, "practice ", argc - 1, argv + 1);
     cli_usage_error(c, "unknown command '%s'; see 'practice --help'", cmd);
     return CLI_EXIT_USAGE;
 }
@@ -162,6 +166,7 @@ int main(int argc, char **argv)
     argc = strip_json(argc, argv, &c.json);
     int rc = dispatch(&c, argc, argv);
     cli_close(&c);
-    if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) rc = CLI_EXIT_SERVER;
+    if (fflush(stdout) != 0 && rc == CLI_EXIT_OK)
+        rc = CLI_EXIT_SERVER;
     return rc;
 }

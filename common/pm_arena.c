@@ -12,7 +12,7 @@ struct pm_arena_chunk {
     max_align_t data[];
 };
 
-#define ALIGN (_Alignof(max_align_t))
+#define ALIGN       (_Alignof(max_align_t))
 #define FIRST_CHUNK 2048
 
 static void *pbc_alloc(void *data, size_t size)

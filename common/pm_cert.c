@@ -112,12 +112,12 @@ static int set_serial(pm_rng *rng, mbedtls_x509write_cert *crt)
     return rc ? PM_E_TLS : PM_OK;
 }
 
-#define ASN1(expr)                                                                         \
-    do {                                                                                   \
-        int r_ = (expr);                                                                   \
-        if (r_ < 0)                                                                        \
-            return PM_E_TLS;                                                               \
-        len += (size_t)r_;                                                                 \
+#define ASN1(expr)                                                                                 \
+    do {                                                                                           \
+        int r_ = (expr);                                                                           \
+        if (r_ < 0)                                                                                \
+            return PM_E_TLS;                                                                       \
+        len += (size_t)r_;                                                                         \
     } while (0)
 
 /* subjectAltName: every name as dNSName, and addresses also as iPAddress. mbedtls 2.28
@@ -150,8 +150,8 @@ static int write_san(mbedtls_x509write_cert *crt, const char *const *names, size
     ASN1(mbedtls_asn1_write_len(&p, buf, len));
     ASN1(mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
     int rc = mbedtls_x509write_crt_set_extension(crt, MBEDTLS_OID_SUBJECT_ALT_NAME,
-                                                 MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME),
-                                                 0, p, len);
+                                                 MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
+                                                 p, len);
     return rc ? PM_E_TLS : PM_OK;
 }
 
@@ -179,8 +179,7 @@ static int write_crt(pm_rng *rng, mbedtls_x509write_cert *crt, const char *path)
     return pm_write_file(path, pem, strlen((char *)pem), 0644);
 }
 
-int pm_cert_create_ca(pm_rng *rng, const char *practice, const char *key_path,
-                      const char *crt_path)
+int pm_cert_create_ca(pm_rng *rng, const char *practice, const char *key_path, const char *crt_path)
 {
     mbedtls_pk_context key;
     mbedtls_x509write_cert crt;

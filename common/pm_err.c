@@ -12,8 +12,8 @@ const char *pm_strerror(int err)
     switch (err) {
     case PM_OK:
         return "ok";
-#define PM_ERR_MSG(name, num, msg)                                                         \
-    case PM_E_##name:                                                                      \
+#define PM_ERR_MSG(name, num, msg)                                                                 \
+    case PM_E_##name:                                                                              \
         return msg;
         PM_ERRNO_MAP(PM_ERR_MSG)
 #undef PM_ERR_MSG
@@ -26,8 +26,8 @@ const char *pm_err_name(int err)
     switch (err) {
     case PM_OK:
         return "OK";
-#define PM_ERR_NAME(name, num, msg)                                                        \
-    case PM_E_##name:                                                                      \
+#define PM_ERR_NAME(name, num, msg)                                                                \
+    case PM_E_##name:                                                                              \
         return #name;
         PM_ERRNO_MAP(PM_ERR_NAME)
 #undef PM_ERR_NAME

@@ -4,36 +4,36 @@
 #ifndef PM_ERR_H
 #define PM_ERR_H
 
-#define PM_ERRNO_MAP(X)                                                                    \
-    X(INTERNAL, 1, "internal error")                                                       \
-    X(PROTOCOL, 2, "malformed or unexpected message")                                      \
-    X(FRAME_TOO_LARGE, 3, "frame too large")                                               \
-    X(UNSUPPORTED_VERSION, 4, "unsupported protocol version")                              \
-    X(UNKNOWN_REQUEST, 5, "unknown request")                                               \
-    X(UNAUTHENTICATED, 6, "not logged in")                                                 \
-    X(BAD_CREDENTIALS, 7, "wrong username or password")                                    \
-    X(LOCKED, 8, "too many failed logins; try again later")                                \
-    X(SESSION_EXPIRED, 9, "session expired; log in again")                                 \
-    X(PASSWORD_CHANGE_REQUIRED, 10, "password change required")                            \
-    X(PERMISSION_DENIED, 11, "permission denied")                                          \
-    X(INVALID_ARGUMENT, 12, "invalid argument")                                            \
-    X(NOT_FOUND, 13, "not found")                                                          \
-    X(CONFLICT, 14, "changed by someone else since you read it")                           \
-    X(ALREADY_EXISTS, 15, "already exists")                                                \
-    X(STORAGE, 16, "storage error; not saved")                                             \
-    X(BUSY, 17, "server busy; try again")                                                  \
-    X(SHUTTING_DOWN, 18, "server shutting down")                                           \
-    X(ACCOUNT_DISABLED, 19, "account disabled")                                            \
-    X(RELOAD, 20, "too far behind; reload")                                                \
-    X(CONNECT, 100, "cannot connect to server")                                            \
-    X(TLS, 101, "TLS failure")                                                             \
-    X(CERT, 102, "server certificate not trusted")                                         \
-    X(TIMEOUT, 103, "timed out")                                                           \
-    X(CLOSED, 104, "connection closed")                                                    \
-    X(NOMEM, 105, "out of memory")                                                         \
-    X(IO, 106, "input/output error")                                                       \
-    X(USAGE, 107, "invalid usage")                                                         \
-    X(CONFIG, 108, "configuration error")                                                  \
+#define PM_ERRNO_MAP(X)                                                                            \
+    X(INTERNAL, 1, "internal error")                                                               \
+    X(PROTOCOL, 2, "malformed or unexpected message")                                              \
+    X(FRAME_TOO_LARGE, 3, "frame too large")                                                       \
+    X(UNSUPPORTED_VERSION, 4, "unsupported protocol version")                                      \
+    X(UNKNOWN_REQUEST, 5, "unknown request")                                                       \
+    X(UNAUTHENTICATED, 6, "not logged in")                                                         \
+    X(BAD_CREDENTIALS, 7, "wrong username or password")                                            \
+    X(LOCKED, 8, "too many failed logins; try again later")                                        \
+    X(SESSION_EXPIRED, 9, "session expired; log in again")                                         \
+    X(PASSWORD_CHANGE_REQUIRED, 10, "password change required")                                    \
+    X(PERMISSION_DENIED, 11, "permission denied")                                                  \
+    X(INVALID_ARGUMENT, 12, "invalid argument")                                                    \
+    X(NOT_FOUND, 13, "not found")                                                                  \
+    X(CONFLICT, 14, "changed by someone else since you read it")                                   \
+    X(ALREADY_EXISTS, 15, "already exists")                                                        \
+    X(STORAGE, 16, "storage error; not saved")                                                     \
+    X(BUSY, 17, "server busy; try again")                                                          \
+    X(SHUTTING_DOWN, 18, "server shutting down")                                                   \
+    X(ACCOUNT_DISABLED, 19, "account disabled")                                                    \
+    X(RELOAD, 20, "too far behind; reload")                                                        \
+    X(CONNECT, 100, "cannot connect to server")                                                    \
+    X(TLS, 101, "TLS failure")                                                                     \
+    X(CERT, 102, "server certificate not trusted")                                                 \
+    X(TIMEOUT, 103, "timed out")                                                                   \
+    X(CLOSED, 104, "connection closed")                                                            \
+    X(NOMEM, 105, "out of memory")                                                                 \
+    X(IO, 106, "input/output error")                                                               \
+    X(USAGE, 107, "invalid usage")                                                                 \
+    X(CONFIG, 108, "configuration error")                                                          \
     X(MAP_FULL, 109, "database map full")
 
 #define PM_WIRE_ERR_MAX 20

@@ -31,8 +31,7 @@ int pm_rng_init(pm_rng *rng, const char *personalization)
     mbedtls_entropy_init(&rng->entropy);
     mbedtls_ctr_drbg_init(&rng->drbg);
     int rc = mbedtls_ctr_drbg_seed(&rng->drbg, mbedtls_entropy_func, &rng->entropy,
-                                   (const unsigned char *)personalization,
-                                   strlen(personalization));
+                                   (const unsigned char *)personalization, strlen(personalization));
     return rc ? PM_E_TLS : PM_OK;
 }
 

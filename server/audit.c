@@ -201,8 +201,8 @@ typedef struct seq_iter {
     uint64_t unit;
     int desc;
     int started;
-    uint64_t from; /* ascending walks start here */
-    uint64_t last; /* the newest seq */
+    uint64_t from;      /* ascending walks start here */
+    uint64_t last;      /* the newest seq */
     uint64_t next, end; /* the block being expanded: next to yield, and its far end */
     int in_block;
 } seq_iter;

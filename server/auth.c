@@ -31,8 +31,8 @@ int password_hash(const argon2_params *p, const char *password, char *out, size_
     uint8_t salt[SALT_LEN];
     if (pm_random(salt, sizeof salt))
         return PM_E_INTERNAL;
-    int rc = argon2id_hash_encoded(p->t, p->m_kib, 1, password, strlen(password), salt,
-                                   sizeof salt, HASH_LEN, out, outlen);
+    int rc = argon2id_hash_encoded(p->t, p->m_kib, 1, password, strlen(password), salt, sizeof salt,
+                                   HASH_LEN, out, outlen);
     return rc == ARGON2_OK ? PM_OK : PM_E_INTERNAL;
 }
 
@@ -117,8 +117,7 @@ int argon2_params_load(MDB_txn *txn, store *st, argon2_params *p)
 
 /* ---- accounts in the store ---- */
 
-static int account_get_by_name(MDB_txn *txn, const char *name, pm_arena *a,
-                               Pm__StoredAccount **out)
+static int account_get_by_name(MDB_txn *txn, const char *name, pm_arena *a, Pm__StoredAccount **out)
 {
     MDB_val k = {strlen(name), (void *)name}, v;
     if (k.mv_size == 0)
@@ -142,8 +141,8 @@ static int account_get_by_id(MDB_txn *txn, store *st, uint64_t id, pm_arena *a,
     uint8_t k[8];
     pm_put_u64(k, id);
     void *m;
-    int rc = store_get_pb(txn, store_dbi(st, DB_ACCOUNTS), k, 8, &pm__stored_account__descriptor,
-                          a, &m);
+    int rc =
+        store_get_pb(txn, store_dbi(st, DB_ACCOUNTS), k, 8, &pm__stored_account__descriptor, a, &m);
     if (rc == PM_OK)
         *out = m;
     return rc;
@@ -157,8 +156,8 @@ static int account_put(MDB_txn *txn, store *st, Pm__StoredAccount *sa)
 }
 
 int account_insert(MDB_txn *txn, store *st, const char *username, const char *display_name,
-                   int role, const char *pw_hash, int must_change, int device,
-                   const char *location, uint64_t now, Pm__Account **out, pm_arena *a)
+                   int role, const char *pw_hash, int must_change, int device, const char *location,
+                   uint64_t now, Pm__Account **out, pm_arena *a)
 {
     MDB_val k = {strlen(username), (void *)username}, v;
     int rc = mdb_get(txn, store_dbi(st, DB_ACCT_NAME), &k, &v);
@@ -397,11 +396,12 @@ int auth_gate(req *r)
         return req_fail(r, PM_E_PASSWORD_CHANGE_REQUIRED, NULL,
                         "this is a one-time password: set your own password first");
     if (!perm_allowed(r->op->body, s->role))
-        return req_fail(r, PM_E_PERMISSION_DENIED, NULL, "the %s role may not do %s",
-                        protobuf_c_enum_descriptor_get_value(&pm__role__descriptor, s->role)
-                            ? protobuf_c_enum_descriptor_get_value(&pm__role__descriptor, s->role)->name
-                            : "?",
-                        r->op->name);
+        return req_fail(
+            r, PM_E_PERMISSION_DENIED, NULL, "the %s role may not do %s",
+            protobuf_c_enum_descriptor_get_value(&pm__role__descriptor, s->role)
+                ? protobuf_c_enum_descriptor_get_value(&pm__role__descriptor, s->role)->name
+                : "?",
+            r->op->name);
     return PM_OK;
 }
 
@@ -421,9 +421,9 @@ typedef struct hash_work {
     req *r;
     void (*after)(req *r, struct hash_work *hw);
     /* in */
-    char *verify_hash;   /* verify password against this, when set */
-    char *password;      /* wiped and freed after */
-    char *new_password;  /* hash this, when set */
+    char *verify_hash;  /* verify password against this, when set */
+    char *password;     /* wiped and freed after */
+    char *new_password; /* hash this, when set */
     /* out */
     int verified;
     int hashed;
@@ -447,8 +447,8 @@ static void hash_work_cb(uv_work_t *w)
     if (hw->verify_hash)
         hw->verified = password_verify(hw->verify_hash, hw->password ? hw->password : "");
     if (hw->new_password)
-        hw->hashed = password_hash(&params, hw->new_password, hw->encoded, sizeof hw->encoded) ==
-                     PM_OK;
+        hw->hashed =
+            password_hash(&params, hw->new_password, hw->encoded, sizeof hw->encoded) == PM_OK;
 }
 
 static void hash_start_next(void);
@@ -551,8 +551,7 @@ static int login_write(req *r, wctx *ctx)
         ss.created_at = ctx->now;
         ss.expires_at = ctx->now + srv.cfg.session_max_s;
         ss.device = ls->device;
-        rc = store_put_pb(ctx->txn, store_dbi(ctx->st, DB_SESSIONS), ls->token_hash, 32,
-                          &ss.base);
+        rc = store_put_pb(ctx->txn, store_dbi(ctx->st, DB_SESSIONS), ls->token_hash, 32, &ss.base);
         if (rc)
             return rc;
         Pm__Envelope *e = req_respond(r, PM__ENVELOPE__BODY_LOGIN_OK);
@@ -676,8 +675,7 @@ void auth_login(req *r)
     int locked = 0;
     if (store_read_begin(srv.st, &txn) == PM_OK) {
         Pm__StoredAccount *sa;
-        if (username_valid(ls->name) &&
-            account_get_by_name(txn, ls->name, &r->arena, &sa) == PM_OK)
+        if (username_valid(ls->name) && account_get_by_name(txn, ls->name, &r->arena, &sa) == PM_OK)
             verify = sa->password_hash;
         void *m;
         if (store_get_pb(txn, store_dbi(srv.st, DB_LOGIN_FAIL), ls->name, strlen(ls->name),
@@ -875,9 +873,9 @@ static int create_write(req *r, wctx *ctx)
     acct_state *as = r->ext;
     r->audit_record = as->username;
     Pm__Account *a;
-    int rc = account_insert(ctx->txn, ctx->st, as->username, as->display_name, as->role,
-                            as->hw.encoded, !as->device, as->device, as->location, ctx->now,
-                            &a, &r->arena);
+    int rc =
+        account_insert(ctx->txn, ctx->st, as->username, as->display_name, as->role, as->hw.encoded,
+                       !as->device, as->device, as->location, ctx->now, &a, &r->arena);
     if (rc == PM_E_ALREADY_EXISTS)
         return req_fail(r, rc, as->device ? "name" : "username", "%s is taken", as->username);
     if (rc)
@@ -998,8 +996,7 @@ static int reset_write(req *r, wctx *ctx)
     if ((rc = account_put(ctx->txn, ctx->st, sa)))
         return rc;
     /* A reset also lifts a lockout: the manager vouches for the person. */
-    rc = store_del(ctx->txn, store_dbi(ctx->st, DB_LOGIN_FAIL), as->username,
-                   strlen(as->username));
+    rc = store_del(ctx->txn, store_dbi(ctx->st, DB_LOGIN_FAIL), as->username, strlen(as->username));
     if (rc && rc != PM_E_NOT_FOUND)
         return rc;
     as->account_id = sa->account->id;
@@ -1186,8 +1183,8 @@ int accounts_list(req *r, MDB_txn *txn)
     MDB_val k, val;
     for (int g = mdb_cursor_get(cur, &k, &val, MDB_FIRST); g == 0 && v;
          g = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
-        Pm__StoredAccount *sa = pm__stored_account__unpack(pm_arena_pbc(&r->arena), val.mv_size,
-                                                           val.mv_data);
+        Pm__StoredAccount *sa =
+            pm__stored_account__unpack(pm_arena_pbc(&r->arena), val.mv_size, val.mv_data);
         if (!sa || !sa->account || (sa->account->disabled && !all))
             continue;
         if (n == cap) {
@@ -1234,13 +1231,13 @@ int auth_init(void)
         MDB_val k, v;
         for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
              g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            Pm__StoredSession *ss = pm__stored_session__unpack(pm_arena_pbc(&a), v.mv_size,
-                                                               v.mv_data);
+            Pm__StoredSession *ss =
+                pm__stored_session__unpack(pm_arena_pbc(&a), v.mv_size, v.mv_data);
             Pm__StoredAccount *sa = NULL;
             if (k.mv_size == 32 && ss && ss->expires_at > now &&
                 account_get_by_id(txn, srv.st, ss->account_id, &a, &sa) == PM_OK &&
-                !sa->account->disabled && session_add(k.mv_data, sa->account, ss->device,
-                                                      ss->expires_at))
+                !sa->account->disabled &&
+                session_add(k.mv_data, sa->account, ss->device, ss->expires_at))
                 loaded++;
             else
                 dropped++;

@@ -75,8 +75,8 @@ const char *password_policy(const char *password);
 int username_valid(const char *name);
 /* Creates an account in txn (init and CreateAccount). */
 int account_insert(MDB_txn *txn, store *st, const char *username, const char *display_name,
-                   int role, const char *pw_hash, int must_change, int device,
-                   const char *location, uint64_t now, Pm__Account **out, pm_arena *a);
+                   int role, const char *pw_hash, int must_change, int device, const char *location,
+                   uint64_t now, Pm__Account **out, pm_arena *a);
 int argon2_params_load(MDB_txn *txn, store *st, argon2_params *p);
 
 #endif

@@ -104,8 +104,7 @@ static void check_events(MDB_txn *txn, store *st, report *rep, uint64_t *count)
 }
 
 /* Each index entry names an audit entry (unit 1) or a block of them that exists. */
-static void check_audit_index(MDB_txn *txn, store *st, enum store_db db, uint64_t unit,
-                              report *rep)
+static void check_audit_index(MDB_txn *txn, store *st, enum store_db db, uint64_t unit, report *rep)
 {
     MDB_cursor *cur;
     MDB_val k, v;

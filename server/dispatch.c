@@ -45,16 +45,16 @@ static const op ops[] = {
     {PM__ENVELOPE__BODY_RESET_PASSWORD, "reset_password", R(MANAGER), 0, OP_CUSTOM,
      .custom = accounts_reset_password, .audit = "account.reset_password"},
 
-    {PM__ENVELOPE__BODY_CREATE_PATIENT, "create_patient", R(MANAGER) | R(RECEPTIONIST), 0,
-     OP_WRITE, .write = patients_create, .audit = "patient.create"},
+    {PM__ENVELOPE__BODY_CREATE_PATIENT, "create_patient", R(MANAGER) | R(RECEPTIONIST), 0, OP_WRITE,
+     .write = patients_create, .audit = "patient.create"},
     {PM__ENVELOPE__BODY_GET_PATIENT, "get_patient", STAFF, 0, OP_READ, .read = patients_get,
      .audit = "patient.read"},
     {PM__ENVELOPE__BODY_UPDATE_PATIENT, "update_patient", STAFF, 0, OP_WRITE,
      .write = patients_update, .audit = "patient.update"},
     {PM__ENVELOPE__BODY_SEARCH_PATIENTS, "search_patients", STAFF, 0, OP_READ,
      .read = patients_search, .audit = "patient.search"},
-    {PM__ENVELOPE__BODY_LIST_PATIENTS, "list_patients", STAFF, 0, OP_READ,
-     .read = patients_list, .audit = "patient.list"},
+    {PM__ENVELOPE__BODY_LIST_PATIENTS, "list_patients", STAFF, 0, OP_READ, .read = patients_list,
+     .audit = "patient.list"},
 
     {PM__ENVELOPE__BODY_QUERY_AUDIT, "query_audit", R(MANAGER), 0, OP_READ, .read = audit_query,
      .audit = "audit.query"},
@@ -344,8 +344,8 @@ static int idem_lookup(req *r, wctx *ctx, int *found)
     if (rc)
         return rc;
     Pm__StoredAnswer *sa = out;
-    Pm__Envelope *env = pm__envelope__unpack(pm_arena_pbc(&r->arena), sa->envelope.len,
-                                             sa->envelope.data);
+    Pm__Envelope *env =
+        pm__envelope__unpack(pm_arena_pbc(&r->arena), sa->envelope.len, sa->envelope.data);
     if (!env)
         return PM_E_INTERNAL;
     env->id = r->id;
@@ -395,9 +395,9 @@ static int audit_req(req *r, MDB_txn *txn, int status)
         .action = r->op && r->op->audit ? r->op->audit : (r->op ? r->op->name : "request"),
         .record = r->audit_record,
         .detail = status && r->err_msg ? r->err_msg : r->audit_detail,
-        .outcome = status == 0                         ? PM__OUTCOME__SUCCESS
+        .outcome = status == 0                        ? PM__OUTCOME__SUCCESS
                    : status == PM_E_PERMISSION_DENIED ? PM__OUTCOME__DENIED
-                                                       : PM__OUTCOME__FAILURE,
+                                                      : PM__OUTCOME__FAILURE,
         .error = status,
         .also = status == 0 ? r->audit_also : NULL,
         .nalso = status == 0 ? r->naudit_also : 0,

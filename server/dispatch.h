@@ -23,8 +23,8 @@ enum op_kind { OP_READ, OP_WRITE, OP_CUSTOM };
 struct op {
     Pm__Envelope__BodyCase body;
     const char *name;
-    unsigned roles;   /* bit (1 << role) per allowed role */
-    unsigned flags;   /* OPF_* */
+    unsigned roles; /* bit (1 << role) per allowed role */
+    unsigned flags; /* OPF_* */
     enum op_kind kind;
     int (*read)(req *r, MDB_txn *txn);
     int (*write)(req *r, wctx *ctx);
@@ -32,10 +32,10 @@ struct op {
     const char *audit; /* action recorded in the audit log, or NULL */
 };
 
-#define ROLE_BIT(r)    (1u << (r))
-#define OPF_PRELOGIN   1u /* allowed before login */
-#define OPF_ANY_ROLE   2u /* any logged-in account, whatever its role */
-#define OPF_ONE_TIME   4u /* allowed while a one-time password must still be changed */
+#define ROLE_BIT(r)  (1u << (r))
+#define OPF_PRELOGIN 1u /* allowed before login */
+#define OPF_ANY_ROLE 2u /* any logged-in account, whatever its role */
+#define OPF_ONE_TIME 4u /* allowed while a one-time password must still be changed */
 
 struct req_event {
     sframe *frame;

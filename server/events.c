@@ -244,8 +244,7 @@ void events_subscribe(req *r)
             return;
         }
         if (!events_topic_allowed(s->topics[i], r->role)) {
-            req_fail(r, PM_E_PERMISSION_DENIED, "topics", "may not subscribe to %s",
-                     s->topics[i]);
+            req_fail(r, PM_E_PERMISSION_DENIED, "topics", "may not subscribe to %s", s->topics[i]);
             req_finish(r);
             return;
         }
@@ -297,7 +296,8 @@ void events_subscribe(req *r)
                 }
                 replay = grown;
             }
-            sframe *f = frame_from_stored(pm_get_u64(k.mv_data), p + 1 + p[0], v.mv_size - 1 - p[0]);
+            sframe *f =
+                frame_from_stored(pm_get_u64(k.mv_data), p + 1 + p[0], v.mv_size - 1 - p[0]);
             if (!f) {
                 rc = PM_E_NOMEM;
                 break;
@@ -334,8 +334,10 @@ void events_subscribe(req *r)
             sframe_unref(replay[i]);
         free(replay);
         if (rc == PM_E_RELOAD)
-            req_fail(r, rc, "since", "events after %llu are no longer kept; reload and "
-                     "subscribe from %llu", (unsigned long long)s->since, (unsigned long long)last);
+            req_fail(r, rc, "since",
+                     "events after %llu are no longer kept; reload and "
+                     "subscribe from %llu",
+                     (unsigned long long)s->since, (unsigned long long)last);
         else
             req_fail(r, rc, NULL, NULL);
         req_finish(r);

@@ -58,10 +58,14 @@ static int path_exists(const char *dir, const char *name)
 int cmd_init(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"data", required_argument, 0, 'd'},          {"name", required_argument, 0, 'n'},
-        {"tz", required_argument, 0, 't'},            {"host", required_argument, 0, 'H'},
-        {"manager", required_argument, 0, 'm'},       {"argon2-memory", required_argument, 0, 'M'},
-        {"argon2-passes", required_argument, 0, 'P'}, {"help", no_argument, 0, 'h'},
+        {"data", required_argument, 0, 'd'},
+        {"name", required_argument, 0, 'n'},
+        {"tz", required_argument, 0, 't'},
+        {"host", required_argument, 0, 'H'},
+        {"manager", required_argument, 0, 'm'},
+        {"argon2-memory", required_argument, 0, 'M'},
+        {"argon2-passes", required_argument, 0, 'P'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *dir = NULL, *name = NULL, *tz = NULL, *manager = "admin";
@@ -114,8 +118,10 @@ int cmd_init(int argc, char **argv)
         return 2;
     }
     if (!pm_tz_valid(tz)) {
-        fprintf(stderr, "practiced init: unknown time zone '%s' (see /usr/share/zoneinfo, "
-                        "e.g. Europe/Paris)\n", tz);
+        fprintf(stderr,
+                "practiced init: unknown time zone '%s' (see /usr/share/zoneinfo, "
+                "e.g. Europe/Paris)\n",
+                tz);
         return 2;
     }
     if (!username_valid(manager)) {
@@ -127,10 +133,8 @@ int cmd_init(int argc, char **argv)
         fprintf(stderr, "practiced init: Argon2 memory must be 8..4194304 KiB, passes 1..100\n");
         return 2;
     }
-    if (path_exists(dir, "data.mdb") || path_exists(dir, "ca.crt") ||
-        path_exists(dir, "ca.key")) {
-        fprintf(stderr, "practiced init: %s already holds a practice; refusing to touch it\n",
-                dir);
+    if (path_exists(dir, "data.mdb") || path_exists(dir, "ca.crt") || path_exists(dir, "ca.key")) {
+        fprintf(stderr, "practiced init: %s already holds a practice; refusing to touch it\n", dir);
         return 1;
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -178,9 +182,12 @@ int cmd_init(int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__Account *acct;
-    audit_info ai = {.username = "practiced", .device = "practiced init",
-                     .action = "practice.init", .record = manager,
-                     .outcome = PM__OUTCOME__SUCCESS, .detail = name};
+    audit_info ai = {.username = "practiced",
+                     .device = "practiced init",
+                     .action = "practice.init",
+                     .record = manager,
+                     .outcome = PM__OUTCOME__SUCCESS,
+                     .detail = name};
     if ((rc = store_txn_begin(st, 1, &txn)) == PM_OK) {
         if ((rc = store_meta_put_str(txn, st, "practice_name", name)) ||
             (rc = store_meta_put_str(txn, st, "timezone", tz)) ||

@@ -10,13 +10,14 @@ server srv;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "practiced %s: the practice server\n\n"
-               "usage:\n"
-               "  practiced init   --data DIR --name NAME --tz Area/City [--host NAME]...\n"
-               "  practiced serve  --data DIR [--listen ADDR:PORT]\n"
-               "  practiced backup --data DIR --out PATH\n"
-               "  practiced check  --data DIR\n\n"
-               "Run 'practiced COMMAND --help' for a command's options.\n",
+    fprintf(f,
+            "practiced %s: the practice server\n\n"
+            "usage:\n"
+            "  practiced init   --data DIR --name NAME --tz Area/City [--host NAME]...\n"
+            "  practiced serve  --data DIR [--listen ADDR:PORT]\n"
+            "  practiced backup --data DIR --out PATH\n"
+            "  practiced check  --data DIR\n\n"
+            "Run 'practiced COMMAND --help' for a command's options.\n",
             PM_VERSION);
 }
 

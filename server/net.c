@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PUMP_LIMIT    (256 * 1024) /* ciphertext in flight before we stop encrypting more */
-#define STASH_MAX     (1u << 20)
-#define TX_MAX        (PUMP_LIMIT + 64 * 1024)
-#define END_GRACE_MS  3000
+#define PUMP_LIMIT   (256 * 1024) /* ciphertext in flight before we stop encrypting more */
+#define STASH_MAX    (1u << 20)
+#define TX_MAX       (PUMP_LIMIT + 64 * 1024)
+#define END_GRACE_MS 3000
 
 struct outq_node {
     struct outq_node *next;
@@ -297,8 +297,8 @@ void conn_send(conn *c, sframe *f)
     if (c->closing || !f)
         return;
     if (c->outq_bytes + c->tx_inflight + f->len > srv.cfg.out_limit) {
-        pm_warn("conn %llu %s: output over %zu bytes, client not reading", (unsigned long long)c->id,
-                c->peer, srv.cfg.out_limit);
+        pm_warn("conn %llu %s: output over %zu bytes, client not reading",
+                (unsigned long long)c->id, c->peer, srv.cfg.out_limit);
         conn_abort(c, "too slow");
         return;
     }

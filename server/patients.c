@@ -96,7 +96,9 @@ static int text_ok(req *r, const char *field, const char *s, size_t max_chars, i
     if (required && n == 0)
         return req_field_error(r, field, "required"), 0;
     if (!pm_utf8_valid(s, n, multiline))
-        return req_field_error(r, field, multiline ? "not valid text" : "not valid text on one line"), 0;
+        return req_field_error(r, field,
+                               multiline ? "not valid text" : "not valid text on one line"),
+               0;
     if (pm_utf8_len(s) > max_chars) {
         char msg[64];
         snprintf(msg, sizeof msg, "at most %zu characters", max_chars);
@@ -218,8 +220,7 @@ int patient_validate(req *r, const Pm__Patient *p)
     }
     if (p->emergency_contact) {
         text_ok(r, "emergency_contact.name", p->emergency_contact->name, 100, 0, 0);
-        text_ok(r, "emergency_contact.relationship", p->emergency_contact->relationship, 50, 0,
-                0);
+        text_ok(r, "emergency_contact.relationship", p->emergency_contact->relationship, 50, 0, 0);
         if (*p->emergency_contact->phone && !phone_ok(p->emergency_contact->phone))
             req_field_error(r, "emergency_contact.phone",
                             "7 to 15 digits; + ( ) - . / and spaces allowed");
@@ -358,8 +359,8 @@ static int patient_load(MDB_txn *txn, uint64_t id, pm_arena *a, Pm__Patient **ou
     uint8_t k[8];
     pm_put_u64(k, id);
     void *m;
-    int rc = store_get_pb(txn, store_dbi(srv.st, DB_PATIENTS), k, 8, &pm__patient__descriptor, a,
-                          &m);
+    int rc =
+        store_get_pb(txn, store_dbi(srv.st, DB_PATIENTS), k, 8, &pm__patient__descriptor, a, &m);
     if (rc == PM_OK)
         *out = m;
     return rc;
@@ -460,8 +461,7 @@ int patients_update(req *r, wctx *ctx)
     patient_keys(old, id, &before);
     patient_keys(p, id, &after);
     if ((rc = keyset_apply(ctx->txn, &before, 0)) || (rc = keyset_apply(ctx->txn, &after, 1)) ||
-        (rc = patient_store(ctx->txn, id, p, 0)) ||
-        (rc = patient_event(r, ctx, "updated", p)))
+        (rc = patient_store(ctx->txn, id, p, 0)) || (rc = patient_event(r, ctx, "updated", p)))
         return rc;
     return respond_patient(r, p);
 }
@@ -592,8 +592,8 @@ static int stored_names_match(const uint8_t *p, size_t n, char tokens[][104], si
 }
 
 /* Loads a search candidate, unless its names already rule it out. */
-static int candidate_load(MDB_txn *txn, uint64_t id, char tokens[][104], size_t ntok,
-                          pm_arena *a, Pm__Patient **out)
+static int candidate_load(MDB_txn *txn, uint64_t id, char tokens[][104], size_t ntok, pm_arena *a,
+                          Pm__Patient **out)
 {
     uint8_t k[8];
     pm_put_u64(k, id);
@@ -649,7 +649,7 @@ static int respond_list(req *r, Pm__Patient **v, size_t n, const uint8_t *cursor
     return PM_OK;
 }
 
-#define SCAN_ALL  ((size_t)-1)
+#define SCAN_ALL       ((size_t)-1)
 #define WORD_SCAN      20000 /* index entries a word may cover and still narrow a search */
 #define FEW_CANDIDATES 256
 
@@ -694,8 +694,7 @@ static const int word_kinds[2] = {KIND_LIST, KIND_WORD};
 
 /* The ids every word's index range has in common, using only the words whose ranges are
  * small enough to read whole. *narrowed is 0 when no word was. */
-static int narrow_by_words(MDB_txn *txn, char tokens[][104], size_t ntok, idset *out,
-                           int *narrowed)
+static int narrow_by_words(MDB_txn *txn, char tokens[][104], size_t ntok, idset *out, int *narrowed)
 {
     MDB_dbi dbi = store_dbi(srv.st, DB_PAT_NAME);
     *narrowed = 0;
@@ -851,7 +850,8 @@ int patients_search(req *r, MDB_txn *txn)
         return respond_list(r, out, n, NULL, 0);
     }
     if (!ntok && !*dob && !*phone)
-        return req_fail(r, PM_E_INVALID_ARGUMENT, "name", "give a name, date of birth, phone or MRN");
+        return req_fail(r, PM_E_INVALID_ARGUMENT, "name",
+                        "give a name, date of birth, phone or MRN");
 
     /* A record is loaded only once the indexes make it a likely match. */
     idset cand = {0};
@@ -961,7 +961,8 @@ int patients_check(MDB_txn *txn, store *st, void (*problem)(void *ud, const char
         uint64_t id = k.mv_size == 8 ? pm_get_u64(k.mv_data) : 0;
         Pm__Patient *p = pm__patient__unpack(NULL, v.mv_size, v.mv_data);
         if (!id || !p) {
-            snprintf(msg, sizeof msg, "patient record %llu does not decode", (unsigned long long)id);
+            snprintf(msg, sizeof msg, "patient record %llu does not decode",
+                     (unsigned long long)id);
             problem(ud, msg);
             if (p)
                 pm__patient__free_unpacked(p, NULL);
@@ -1015,9 +1016,8 @@ int patients_check(MDB_txn *txn, store *st, void (*problem)(void *ud, const char
                 pm__patient__free_unpacked(p, NULL);
             }
             if (!ok) {
-                snprintf(msg, sizeof msg,
-                         "an index entry points at patient %llu, which %s", (unsigned long long)id,
-                         p ? "does not have that value" : "does not exist");
+                snprintf(msg, sizeof msg, "an index entry points at patient %llu, which %s",
+                         (unsigned long long)id, p ? "does not have that value" : "does not exist");
                 problem(ud, msg);
             }
         }

@@ -163,8 +163,8 @@ static void maint_done(wjob *j)
     maint_job *m = (maint_job *)j;
     if (j->committed && j->status == PM_OK) {
         if (m->idem_removed || m->events_removed || m->sessions_removed)
-            pm_debug("maintenance: forgot %u request keys, %u events, %u sessions",
-                     m->idem_removed, m->events_removed, m->sessions_removed);
+            pm_debug("maintenance: forgot %u request keys, %u events, %u sessions", m->idem_removed,
+                     m->events_removed, m->sessions_removed);
     } else {
         pm_warn("maintenance: %s", pm_strerror(j->status));
     }

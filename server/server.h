@@ -17,23 +17,23 @@ typedef struct server_config {
     char listen_host[64];
     int listen_port;
     const char *port_file;
-    uint32_t idle_timeout_s;     /* session idle timeout */
-    uint32_t session_max_s;      /* session absolute timeout */
-    uint32_t lockout_failures;   /* failed logins before the account locks */
-    uint32_t lockout_s;          /* how long it stays locked */
-    uint32_t login_delay_ms;     /* first failure's delay; doubles per failure */
+    uint32_t idle_timeout_s;   /* session idle timeout */
+    uint32_t session_max_s;    /* session absolute timeout */
+    uint32_t lockout_failures; /* failed logins before the account locks */
+    uint32_t lockout_s;        /* how long it stays locked */
+    uint32_t login_delay_ms;   /* first failure's delay; doubles per failure */
     uint32_t login_delay_max_ms;
-    uint32_t hash_concurrency;   /* Argon2 hashes running at once */
+    uint32_t hash_concurrency; /* Argon2 hashes running at once */
     uint32_t max_connections;
-    uint32_t max_inflight;       /* requests in flight per connection before reading pauses */
+    uint32_t max_inflight; /* requests in flight per connection before reading pauses */
     uint32_t handshake_timeout_ms;
     uint32_t prelogin_timeout_ms; /* a connection must log in within this */
     uint32_t frame_timeout_ms;    /* a started frame must be complete within this */
-    uint32_t idem_retention_s;   /* request keys remembered at least this long */
+    uint32_t idem_retention_s;    /* request keys remembered at least this long */
     uint32_t event_retention_s;
-    size_t out_limit;            /* bytes queued to one connection before it is cut off */
-    unsigned writer_delay_ms;    /* test hook */
-    unsigned max_batch;          /* writes per commit at most */
+    size_t out_limit;         /* bytes queued to one connection before it is cut off */
+    unsigned writer_delay_ms; /* test hook */
+    unsigned max_batch;       /* writes per commit at most */
 } server_config;
 
 void server_config_defaults(server_config *cfg);

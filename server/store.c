@@ -11,15 +11,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#define INITIAL_MAP   (1ull << 30) /* virtual; the file grows only as data does */
-#define MAX_BATCH     512          /* bounds the dirty pages of one transaction */
+#define INITIAL_MAP (1ull << 30) /* virtual; the file grows only as data does */
+#define MAX_BATCH   512          /* bounds the dirty pages of one transaction */
 
 static const char *const db_names[DB_COUNT] = {
-    [DB_META] = "meta",           [DB_ACCOUNTS] = "accounts",   [DB_ACCT_NAME] = "acct_name",
-    [DB_LOGIN_FAIL] = "login_fail", [DB_SESSIONS] = "sessions", [DB_PATIENTS] = "patients",
-    [DB_PAT_NAME] = "pat_name",   [DB_PAT_DOB] = "pat_dob",     [DB_PAT_PHONE] = "pat_phone",
-    [DB_AUDIT] = "audit",         [DB_AUDIT_REC] = "audit_rec", [DB_AUDIT_USER] = "audit_user",
-    [DB_EVENTS] = "events",       [DB_IDEM] = "idem",           [DB_IDEM_TIME] = "idem_time",
+    [DB_META] = "meta",           [DB_ACCOUNTS] = "accounts",
+    [DB_ACCT_NAME] = "acct_name", [DB_LOGIN_FAIL] = "login_fail",
+    [DB_SESSIONS] = "sessions",   [DB_PATIENTS] = "patients",
+    [DB_PAT_NAME] = "pat_name",   [DB_PAT_DOB] = "pat_dob",
+    [DB_PAT_PHONE] = "pat_phone", [DB_AUDIT] = "audit",
+    [DB_AUDIT_REC] = "audit_rec", [DB_AUDIT_USER] = "audit_user",
+    [DB_EVENTS] = "events",       [DB_IDEM] = "idem",
+    [DB_IDEM_TIME] = "idem_time",
 };
 
 struct store {
@@ -177,7 +180,8 @@ void store_close(store *st)
 int store_read_begin(store *st, MDB_txn **txn)
 {
     pthread_rwlock_rdlock(&st->maplock);
-    int rc = st->rtxn ? mdb_txn_renew(st->rtxn) : mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->rtxn);
+    int rc =
+        st->rtxn ? mdb_txn_renew(st->rtxn) : mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->rtxn);
     if (rc) {
         pthread_rwlock_unlock(&st->maplock);
         pm_error("store: read transaction: %s", mdb_strerror(rc));
@@ -221,8 +225,8 @@ static int grow_map(store *st)
         __atomic_store_n(&st->map_size, size, __ATOMIC_RELAXED);
     pthread_rwlock_unlock(&st->maplock);
     if (rc) {
-        pm_error("store: cannot grow the map to %llu MiB: %s",
-                 (unsigned long long)(size >> 20), mdb_strerror(rc));
+        pm_error("store: cannot grow the map to %llu MiB: %s", (unsigned long long)(size >> 20),
+                 mdb_strerror(rc));
         return PM_E_STORAGE;
     }
     pm_info("store: map grown to %llu MiB", (unsigned long long)(size >> 20));
@@ -424,8 +428,7 @@ int store_get_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
     return PM_OK;
 }
 
-int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
-              size_t vlen)
+int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen)
 {
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
     return pm_err_from_mdb(mdb_put(txn, dbi, &k, &v, 0));

@@ -16,21 +16,21 @@
 #include "pm_arena.h"
 
 enum store_db {
-    DB_META,        /* string -> value: schema, practice settings, counters */
-    DB_ACCOUNTS,    /* id(u64) -> pm.StoredAccount */
-    DB_ACCT_NAME,   /* folded username -> id(u64) */
-    DB_LOGIN_FAIL,  /* folded username -> pm.LoginFailures */
-    DB_SESSIONS,    /* sha256(token) -> pm.StoredSession */
-    DB_PATIENTS,    /* id(u64) -> pm.Patient */
-    DB_PAT_NAME,    /* kind(1) folded-name 0 [folded-first 0] id(u64) -> "" */
-    DB_PAT_DOB,     /* "YYYYMMDD" id(u64) -> "" */
-    DB_PAT_PHONE,   /* digits 0 id(u64) -> "" */
-    DB_AUDIT,       /* seq(u64) -> pm.AuditEntry */
-    DB_AUDIT_REC,   /* record 0 seq(u64) -> "" */
-    DB_AUDIT_USER,  /* username 0 block(u64) -> "": the user has entries in that block */
-    DB_EVENTS,      /* seq(u64) -> pm.Event */
-    DB_IDEM,        /* key account(u64) -> pm.StoredAnswer */
-    DB_IDEM_TIME,   /* time(u64) account(u64) key -> "" */
+    DB_META,       /* string -> value: schema, practice settings, counters */
+    DB_ACCOUNTS,   /* id(u64) -> pm.StoredAccount */
+    DB_ACCT_NAME,  /* folded username -> id(u64) */
+    DB_LOGIN_FAIL, /* folded username -> pm.LoginFailures */
+    DB_SESSIONS,   /* sha256(token) -> pm.StoredSession */
+    DB_PATIENTS,   /* id(u64) -> pm.Patient */
+    DB_PAT_NAME,   /* kind(1) folded-name 0 [folded-first 0] id(u64) -> "" */
+    DB_PAT_DOB,    /* "YYYYMMDD" id(u64) -> "" */
+    DB_PAT_PHONE,  /* digits 0 id(u64) -> "" */
+    DB_AUDIT,      /* seq(u64) -> pm.AuditEntry */
+    DB_AUDIT_REC,  /* record 0 seq(u64) -> "" */
+    DB_AUDIT_USER, /* username 0 block(u64) -> "": the user has entries in that block */
+    DB_EVENTS,     /* seq(u64) -> pm.Event */
+    DB_IDEM,       /* key account(u64) -> pm.StoredAnswer */
+    DB_IDEM_TIME,  /* time(u64) account(u64) key -> "" */
     DB_COUNT
 };
 
@@ -42,8 +42,8 @@ typedef struct wjob wjob;
 /* What a job sees while it runs on the writer thread. */
 typedef struct wctx {
     store *st;
-    MDB_txn *txn;   /* the job's own nested transaction */
-    uint64_t now;   /* UTC seconds, one value for the whole batch */
+    MDB_txn *txn; /* the job's own nested transaction */
+    uint64_t now; /* UTC seconds, one value for the whole batch */
     wjob *job;
 } wctx;
 

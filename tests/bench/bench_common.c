@@ -40,7 +40,8 @@ void bs_lat_add(bs_lat *l, uint64_t us)
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 4096;
         uint32_t *v = realloc(l->v, cap * sizeof *v);
-        if (!v) return; /* a lost sample, not a lost benchmark */
+        if (!v)
+            return; /* a lost sample, not a lost benchmark */
         l->v = v;
         l->cap = cap;
     }
@@ -61,12 +62,14 @@ static int cmp_u32(const void *a, const void *b)
 
 void bs_lat_sort(bs_lat *l)
 {
-    if (l->n) qsort(l->v, l->n, sizeof *l->v, cmp_u32);
+    if (l->n)
+        qsort(l->v, l->n, sizeof *l->v, cmp_u32);
 }
 
 uint64_t bs_lat_pct(const bs_lat *l, double pct)
 {
-    if (!l->n) return 0;
+    if (!l->n)
+        return 0;
     size_t i = (size_t)(pct * (double)l->n);
     return l->v[i < l->n ? i : l->n - 1];
 }
@@ -103,12 +106,15 @@ static void first_line_of(const char *path, const char *key, char *out, size_t n
 {
     snprintf(out, n, "?");
     FILE *f = fopen(path, "r");
-    if (!f) return;
+    if (!f)
+        return;
     char line[512];
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, key, strlen(key)) != 0) continue;
+        if (strncmp(line, key, strlen(key)) != 0)
+            continue;
         char *p = strchr(line, ':');
-        if (!p) continue;
+        if (!p)
+            continue;
         p++;
         while (*p == ' ' || *p == '\t')
             p++;
@@ -127,7 +133,8 @@ static void cpu_read(cpu_sample *c)
 {
     memset(c, 0, sizeof *c);
     FILE *f = fopen("/proc/stat", "r");
-    if (!f) return;
+    if (!f)
+        return;
     if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &c->v[0], &c->v[1], &c->v[2],
                &c->v[3], &c->v[4], &c->v[5], &c->v[6], &c->v[7]) != 8)
         memset(c, 0, sizeof *c);
@@ -192,7 +199,8 @@ void bs_io_read(pid_t pid, bs_io *io)
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/io", (int)pid);
     FILE *f = fopen(path, "r");
-    if (!f) return;
+    if (!f)
+        return;
     char key[64];
     unsigned long long v;
     while (fscanf(f, "%63[^:]: %llu\n", key, &v) == 2) {
@@ -222,13 +230,15 @@ long bs_rss_kib(pid_t pid)
 static double stat_cpu_s(const char *path)
 {
     FILE *f = fopen(path, "r");
-    if (!f) return 0;
+    if (!f)
+        return 0;
     char buf[1024];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = 0;
     char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    if (!p) return 0;
+    if (!p)
+        return 0;
     unsigned long ut = 0, st = 0;
     /* after ')': state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime
      * stime */
@@ -250,10 +260,12 @@ void bs_tasks_read(pid_t pid, bs_tasks *t)
     char path[96];
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
     DIR *d = opendir(path);
-    if (!d) return;
+    if (!d)
+        return;
     struct dirent *e;
     while ((e = readdir(d)) && t->n < BS_MAX_TASKS) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
         pid_t tid = (pid_t)atoi(e->d_name);
         snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
         t->tid[t->n] = tid;
@@ -273,7 +285,8 @@ void bs_tasks_print(pid_t pid, const bs_tasks *before, const bs_tasks *after, do
     for (int i = 0; i < after->n; i++) {
         double prev = 0;
         for (int j = 0; j < before->n; j++)
-            if (before->tid[j] == after->tid[i]) prev = before->cpu_s[j];
+            if (before->tid[j] == after->tid[i])
+                prev = before->cpu_s[j];
         v[n].tid = after->tid[i];
         v[n].d = after->cpu_s[i] - prev;
         n++;
@@ -286,7 +299,8 @@ void bs_tasks_print(pid_t pid, const bs_tasks *before, const bs_tasks *after, do
         }
     int writer_named = 0;
     for (int i = 0; i < n && i < 4; i++) {
-        if (v[i].d <= 0 && i > 0) break;
+        if (v[i].d <= 0 && i > 0)
+            break;
         const char *what = "";
         if (v[i].tid == pid) {
             what = " (loop)";
@@ -300,9 +314,11 @@ void bs_tasks_print(pid_t pid, const bs_tasks *before, const bs_tasks *after, do
 
 pid_t bs_perf_start(pid_t pid, const char *out)
 {
-    if (!out || !*out) return 0;
+    if (!out || !*out)
+        return 0;
     pid_t p = fork();
-    if (p < 0) return 0;
+    if (p < 0)
+        return 0;
     if (p == 0) {
         char spid[16];
         snprintf(spid, sizeof spid, "%d", (int)pid);
@@ -323,7 +339,8 @@ pid_t bs_perf_start(pid_t pid, const char *out)
 
 void bs_perf_stop(pid_t perf)
 {
-    if (perf <= 0) return;
+    if (perf <= 0)
+        return;
     kill(perf, SIGINT);
     int st;
     waitpid(perf, &st, 0);
@@ -334,9 +351,11 @@ void bs_perf_stop(pid_t perf)
 long bs_raise_nofile(long want)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
     rlim_t target = (rlim_t)want;
-    if (rl.rlim_max != RLIM_INFINITY && target > rl.rlim_max) target = rl.rlim_max;
+    if (rl.rlim_max != RLIM_INFINITY && target > rl.rlim_max)
+        target = rl.rlim_max;
     if (rl.rlim_cur < target) {
         rl.rlim_cur = target;
         setrlimit(RLIMIT_NOFILE, &rl);
@@ -350,7 +369,8 @@ long bs_raise_nofile(long want)
 static int init_field(const char *text, const char *key, char *out, size_t n)
 {
     const char *p = strstr(text, key);
-    if (!p) return -1;
+    if (!p)
+        return -1;
     p += strlen(key);
     while (*p == ' ')
         p++;
@@ -398,7 +418,8 @@ void bs_server_finish(ts_server *s)
 {
     if (s->pid) {
         int st = ts_stop(s, SIGTERM);
-        if (st != 0) fprintf(stderr, "# practiced exited with status %d (log %s)\n", st, s->log);
+        if (st != 0)
+            fprintf(stderr, "# practiced exited with status %d (log %s)\n", st, s->log);
     }
     char top[256];
     snprintf(top, sizeof top, "%s", s->dir);
@@ -414,7 +435,8 @@ void bs_print_db_stats(const ts_server *s, const char *per_what, double per)
     MDB_env *env;
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
-    if (mdb_env_create(&env) != 0) return;
+    if (mdb_env_create(&env) != 0)
+        return;
     mdb_env_set_maxdbs(env, 64);
     if (mdb_env_open(env, s->dir, MDB_RDONLY | MDB_NOTLS, 0600) != 0 ||
         mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0) {
@@ -437,16 +459,20 @@ void bs_print_db_stats(const ts_server *s, const char *per_what, double per)
                  (const char *)k.mv_data);
         MDB_dbi d;
         MDB_stat st;
-        if (mdb_dbi_open(txn, name, 0, &d) != 0 || mdb_stat(txn, d, &st) != 0) continue;
+        if (mdb_dbi_open(txn, name, 0, &d) != 0 || mdb_stat(txn, d, &st) != 0)
+            continue;
         size_t pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
         printf("#   %-12s %10zu %5u %9zu %9.0f", name, st.ms_entries, st.ms_depth, pages,
                (double)pages * st.ms_psize / 1024.0);
-        if (per > 0) printf("  %8.0f %s", (double)pages * st.ms_psize / per, per_what);
+        if (per > 0)
+            printf("  %8.0f %s", (double)pages * st.ms_psize / per, per_what);
         printf("\n");
     }
 out:
-    if (cur) mdb_cursor_close(cur);
-    if (txn) mdb_txn_abort(txn);
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
     mdb_env_close(env);
 }
 
@@ -455,7 +481,8 @@ int bs_get_stats(pc_client *mgr, pm_arena *a, Pm__Stats **out)
     Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_STATS), *resp;
     e->get_stats = pm_msg_new(a, &pm__get_stats__descriptor);
     int rc = pc_call(mgr, e, a, &resp);
-    if (rc == PM_OK && resp->body_case != PM__ENVELOPE__BODY_STATS) rc = PM_E_PROTOCOL;
+    if (rc == PM_OK && resp->body_case != PM__ENVELOPE__BODY_STATS)
+        rc = PM_E_PROTOCOL;
     if (rc != PM_OK) {
         fprintf(stderr, "GetStats: %s\n", pc_last_error(mgr));
         return rc;
@@ -467,7 +494,8 @@ int bs_get_stats(pc_client *mgr, pm_arena *a, Pm__Stats **out)
 const Pm__OpStat *bs_op(const Pm__Stats *st, const char *op)
 {
     for (size_t i = 0; st && i < st->n_ops; i++)
-        if (strcmp(st->ops[i]->op, op) == 0) return st->ops[i];
+        if (strcmp(st->ops[i]->op, op) == 0)
+            return st->ops[i];
     return NULL;
 }
 
@@ -497,7 +525,8 @@ void bs_print_op(const char *prefix, const Pm__OpStat *o)
 pc_client **bs_desks(ts_server *s, pc_client *mgr, const char *prefix, int n)
 {
     pc_client **c = calloc((size_t)n, sizeof *c);
-    if (!c) return NULL;
+    if (!c)
+        return NULL;
     for (int i = 0; i < n; i++) {
         char name[32];
         snprintf(name, sizeof name, "%s%02d", prefix, i);
@@ -512,7 +541,8 @@ pc_client **bs_desks(ts_server *s, pc_client *mgr, const char *prefix, int n)
 
 void bs_desks_free(pc_client **c, int n)
 {
-    if (!c) return;
+    if (!c)
+        return;
     for (int i = 0; i < n; i++)
         pc_free(c[i]);
     free(c);
@@ -523,7 +553,8 @@ void bs_desks_free(pc_client **c, int n)
 void bs_rng_seed(bs_rng *r, uint64_t seed)
 {
     r->s = seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
-    if (!r->s) r->s = 1;
+    if (!r->s)
+        r->s = 1;
 }
 
 uint64_t bs_rand(bs_rng *r)
@@ -689,8 +720,10 @@ static void ascii_handle(const char *s, char *out, size_t n)
     pm_fold(s, folded, sizeof folded);
     size_t o = 0;
     for (const char *p = folded; *p && o + 1 < n; p++)
-        if (*p >= 'a' && *p <= 'z') out[o++] = *p;
-    if (o == 0 && n > 1) out[o++] = 'x';
+        if (*p >= 'a' && *p <= 'z')
+            out[o++] = *p;
+    if (o == 0 && n > 1)
+        out[o++] = 'x';
     out[o] = 0;
 }
 
@@ -725,7 +758,8 @@ Pm__Patient *bs_make_patient(bs_rng *r, pm_arena *a)
     p->n_phones = bs_randn(r, 100) < 50 ? 2 : 1;
     p->phones = pm_arena_alloc(a, sizeof *p->phones * p->n_phones);
     p->phones[0] = make_phone(r, a, PM__PHONE_KIND__MOBILE);
-    if (p->n_phones > 1) p->phones[1] = make_phone(r, a, PM__PHONE_KIND__HOME);
+    if (p->n_phones > 1)
+        p->phones[1] = make_phone(r, a, PM__PHONE_KIND__HOME);
     if (bs_randn(r, 100) < 80) {
         char f[64], l[64];
         ascii_handle(first, f, sizeof f);
@@ -737,7 +771,8 @@ Pm__Patient *bs_make_patient(bs_rng *r, pm_arena *a)
     unsigned ci = bs_randn(r, (uint32_t)(sizeof cities / sizeof cities[0]));
     ad->line1 = pm_arena_printf(a, "%u %s %s", 1 + bs_randn(r, 9999), PICK(r, streets),
                                 PICK(r, street_kinds));
-    if (bs_randn(r, 100) < 35) ad->line2 = pm_arena_printf(a, "Apt %u", 1 + bs_randn(r, 400));
+    if (bs_randn(r, 100) < 35)
+        ad->line2 = pm_arena_printf(a, "Apt %u", 1 + bs_randn(r, 400));
     ad->city = (char *)cities[ci].city;
     ad->region = (char *)cities[ci].region;
     ad->postal_code = pm_arena_printf(a, "%05u", bs_randn(r, 100000));
@@ -767,7 +802,8 @@ Pm__Patient *bs_make_patient(bs_rng *r, pm_arena *a)
         pf->no_sms = bs_randn(r, 4) == 0;
         p->privacy = pf;
     }
-    if (bs_randn(r, 100) < 50) p->notes = (char *)PICK(r, notes);
+    if (bs_randn(r, 100) < 50)
+        p->notes = (char *)PICK(r, notes);
     return p;
 }
 
@@ -792,11 +828,13 @@ void bs_utf8_prefix(const char *s, size_t k, char *out, size_t n)
             len = 3;
         else if (ch >= 0xc0)
             len = 2;
-        if (i + len + 1 > n) break;
+        if (i + len + 1 > n)
+            break;
         i += len;
         chars++;
     }
-    if (i >= n) i = n - 1;
+    if (i >= n)
+        i = n - 1;
     memcpy(out, s, i);
     out[i] = 0;
 }

@@ -94,7 +94,8 @@ static void child_open(const ts_server *s, const uint8_t *token, pc_client **c, 
 static void child_ping(pc_client **c, long n, reply *r)
 {
     for (long i = 0; i < n; i++) {
-        if (!c[i]) continue;
+        if (!c[i])
+            continue;
         pm_arena a;
         pm_arena_init(&a, 0);
         Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_PING), *resp;
@@ -130,7 +131,8 @@ static void child_main(const ts_server *s, const uint8_t *token, long n, int cmd
             break;
         }
         r.rss_kib = bs_rss_kib(0);
-        if (write(reply_fd, &r, sizeof r) != (ssize_t)sizeof r) break;
+        if (write(reply_fd, &r, sizeof r) != (ssize_t)sizeof r)
+            break;
     }
     _exit(0);
 }
@@ -140,10 +142,12 @@ static void child_main(const ts_server *s, const uint8_t *token, long n, int cmd
 static int spawn(child *ch, int i, const ts_server *s, const uint8_t *token)
 {
     int cmd[2], rep[2];
-    if (pipe(cmd) != 0 || pipe(rep) != 0) return -1;
+    if (pipe(cmd) != 0 || pipe(rep) != 0)
+        return -1;
     fflush(stdout);
     pid_t pid = fork();
-    if (pid < 0) return -1;
+    if (pid < 0)
+        return -1;
     if (pid == 0) {
         close(cmd[1]);
         close(rep[0]);
@@ -167,7 +171,8 @@ static int command(child *ch, int n, char cmd, reply *sum, double *secs)
     memset(sum, 0, sizeof *sum);
     uint64_t t0 = bs_now_us();
     for (int i = 0; i < n; i++)
-        if (write(ch[i].cmd_fd, &cmd, 1) != 1) return -1;
+        if (write(ch[i].cmd_fd, &cmd, 1) != 1)
+            return -1;
     for (int i = 0; i < n; i++) {
         reply r;
         if (read(ch[i].reply_fd, &r, sizeof r) != (ssize_t)sizeof r) {
@@ -180,14 +185,16 @@ static int command(child *ch, int n, char cmd, reply *sum, double *secs)
         if (r.failed)
             printf("# client process %d: %ld failed, first: %s\n", i, r.failed, r.first_error);
     }
-    if (secs) *secs = (double)(bs_now_us() - t0) / 1e6;
+    if (secs)
+        *secs = (double)(bs_now_us() - t0) / 1e6;
     return 0;
 }
 
 static void reap(child *ch, int n)
 {
     for (int i = 0; i < n; i++) {
-        if (ch[i].pid <= 0) continue;
+        if (ch[i].pid <= 0)
+            continue;
         close(ch[i].cmd_fd); /* EOF: the child exits */
         close(ch[i].reply_fd);
         int st;
@@ -204,7 +211,8 @@ static long settled_rss(pid_t pid)
     for (int i = 0; i < 40; i++) {
         bs_sleep_us(250000);
         long now = bs_rss_kib(pid);
-        if (labs(now - prev) <= 64) return now;
+        if (labs(now - prev) <= 64)
+            return now;
         prev = now;
     }
     return prev;
@@ -276,7 +284,8 @@ int main(int argc, char **argv)
     int nproc = opt.procs;
     if (nproc < (opt.conns + CLIENTS_PER_PROC - 1) / CLIENTS_PER_PROC)
         nproc = (int)((opt.conns + CLIENTS_PER_PROC - 1) / CLIENTS_PER_PROC);
-    if (nproc > opt.conns) nproc = (int)opt.conns;
+    if (nproc > opt.conns)
+        nproc = (int)opt.conns;
     printf("# %d client processes, up to %ld connections each\n", nproc,
            (opt.conns + nproc - 1) / nproc);
 
@@ -287,9 +296,12 @@ int main(int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     char extra[64] = "";
-    if (opt.conns > 11000) snprintf(extra, sizeof extra, "--max-connections %ld", opt.conns + 100);
-    if (bs_server_start(&s, opt.dir, extra) != 0) goto out;
-    if (!(mgr = ts_manager(&s))) goto out;
+    if (opt.conns > 11000)
+        snprintf(extra, sizeof extra, "--max-connections %ld", opt.conns + 100);
+    if (bs_server_start(&s, opt.dir, extra) != 0)
+        goto out;
+    if (!(mgr = ts_manager(&s)))
+        goto out;
     const uint8_t *token = pc_token(mgr);
     if (!token) {
         fprintf(stderr, "the manager's client holds no token\n");
@@ -314,9 +326,11 @@ int main(int argc, char **argv)
     bs_result("connections_opened", (double)opened, "connections");
     bs_result("connections_failed", (double)r.failed, "connections");
     bs_result("connect_and_resume_per_s", (double)opened / secs, "connections/s");
-    if (opened == 0) goto out;
+    if (opened == 0)
+        goto out;
     Pm__Stats *st;
-    if (bs_get_stats(mgr, &a, &st) != PM_OK) goto out;
+    if (bs_get_stats(mgr, &a, &st) != PM_OK)
+        goto out;
     bs_result("server.connections", (double)st->connections, "connections");
     bs_result("server.sessions", (double)st->sessions, "sessions");
     long rss1 = settled_rss(s.pid);
@@ -326,27 +340,31 @@ int main(int argc, char **argv)
     bs_result("bench_client.rss_per_connection", (double)(r.rss_kib - r0.rss_kib) / (double)opened,
               "KiB");
 
-    if (command(ch, nproc, 'p', &r, &secs) != 0) goto out;
+    if (command(ch, nproc, 'p', &r, &secs) != 0)
+        goto out;
     bs_result("pings_answered", (double)r.ok, "pings");
     long rss2 = settled_rss(s.pid);
     bs_result("server.rss_after_ping", (double)rss2, "KiB");
     bs_result("server.rss_per_connection_after_ping", (double)(rss2 - rss0) / (double)opened,
               "KiB");
 
-    if (command(ch, nproc, 'c', &r, NULL) != 0) goto out;
+    if (command(ch, nproc, 'c', &r, NULL) != 0)
+        goto out;
     long rss3 = settled_rss(s.pid);
     bs_result("server.rss_after_close", (double)rss3, "KiB");
     bs_result("server.rss_retained_per_closed_connection", (double)(rss3 - rss0) / (double)opened,
               "KiB");
     for (int cycle = 2; cycle <= opt.cycles; cycle++) {
         char m[64];
-        if (command(ch, nproc, 'o', &r, NULL) != 0) goto out;
+        if (command(ch, nproc, 'o', &r, NULL) != 0)
+            goto out;
         long rss_open = settled_rss(s.pid);
         snprintf(m, sizeof m, "cycle%d.connections_opened", cycle);
         bs_result(m, (double)r.ok, "connections");
         snprintf(m, sizeof m, "cycle%d.server.rss_idle", cycle);
         bs_result(m, (double)rss_open, "KiB");
-        if (command(ch, nproc, 'c', &r, NULL) != 0) goto out;
+        if (command(ch, nproc, 'c', &r, NULL) != 0)
+            goto out;
         long rss_closed = settled_rss(s.pid);
         snprintf(m, sizeof m, "cycle%d.server.rss_after_close", cycle);
         bs_result(m, (double)rss_closed, "KiB");
@@ -357,7 +375,8 @@ int main(int argc, char **argv)
     bs_print_load("after");
     rc = 0;
 out:
-    if (rc) fprintf(stderr, "bench_conn_mem failed; server log: %s\n", s.log);
+    if (rc)
+        fprintf(stderr, "bench_conn_mem failed; server log: %s\n", s.log);
     reap(ch, nproc);
     free(ch);
     pc_free(mgr);

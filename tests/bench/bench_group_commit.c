@@ -199,7 +199,8 @@ static int run_baseline(const char *parent, double secs, int batch, baseline *ou
             uint64_t c1 = bs_now_us();
             bs_lat_add(&lat, c1 - c0);
             commits++;
-            if (c1 >= end) break;
+            if (c1 >= end)
+                break;
         }
     }
     double el = (double)(bs_now_us() - t0) / 1e6;
@@ -218,8 +219,10 @@ static int run_baseline(const char *parent, double secs, int batch, baseline *ou
     out->value_bytes = n ? (double)bytes / (double)n : 0;
     ok = 0;
 fail:
-    if (txn) mdb_txn_abort(txn);
-    if (env) mdb_env_close(env);
+    if (txn)
+        mdb_txn_abort(txn);
+    if (env)
+        mdb_env_close(env);
     bs_lat_free(&lat);
     ts_sh(NULL, 0, "rm -rf '%s'", dir);
     return ok;
@@ -282,7 +285,8 @@ static void *worker_main(void *arg)
             w->in_window++;
             bs_lat_add(&w->lat, t1 - t0);
         }
-        if (t1 >= w->end) break;
+        if (t1 >= w->end)
+            break;
     }
     return NULL;
 }
@@ -301,8 +305,10 @@ static int run_practiced(int nclients, const char *tag, const char *extra, const
     pm_arena a;
     pm_arena_init(&a, 0);
     printf("# --- practiced, %d desk%s (%s) ---\n", nclients, nclients == 1 ? "" : "s", tag);
-    if (bs_server_start(&s, opt.dir, extra) != 0) goto out;
-    if (!(mgr = ts_manager(&s)) || !(desks = bs_desks(&s, mgr, "desk", nclients))) goto out;
+    if (bs_server_start(&s, opt.dir, extra) != 0)
+        goto out;
+    if (!(mgr = ts_manager(&s)) || !(desks = bs_desks(&s, mgr, "desk", nclients)))
+        goto out;
     w = calloc((size_t)nclients, sizeof *w);
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, (unsigned)nclients + 1);
@@ -320,10 +326,12 @@ static int run_practiced(int nclients, const char *tag, const char *extra, const
     }
     pthread_barrier_wait(&go);
     uint64_t now = bs_now_us();
-    if (now < win0) bs_sleep_us(win0 - now);
+    if (now < win0)
+        bs_sleep_us(win0 - now);
     Pm__Stats *st0, *st1;
     bs_tasks tk0, tk1;
-    if (bs_get_stats(mgr, &a, &st0) != PM_OK) goto join;
+    if (bs_get_stats(mgr, &a, &st0) != PM_OK)
+        goto join;
     bs_tasks_read(s.pid, &tk0);
     bs_io io0, io1;
     bs_io_read(s.pid, &io0);
@@ -331,19 +339,22 @@ static int run_practiced(int nclients, const char *tag, const char *extra, const
     pid_t pf = bs_perf_start(s.pid, perf);
     uint64_t t_a = bs_now_us();
     now = bs_now_us();
-    if (now < win1) bs_sleep_us(win1 - now);
+    if (now < win1)
+        bs_sleep_us(win1 - now);
     uint64_t t_b = bs_now_us();
     bs_perf_stop(pf);
     double scpu1 = bs_cpu_s(s.pid), ccpu1 = bs_cpu_s(getpid());
     bs_tasks_read(s.pid, &tk1);
     bs_io_read(s.pid, &io1);
-    if (bs_get_stats(mgr, &a, &st1) != PM_OK) goto join;
+    if (bs_get_stats(mgr, &a, &st1) != PM_OK)
+        goto join;
     rc = 0;
 join:
     for (int i = 0; i < nclients; i++)
         pthread_join(w[i].th, NULL);
     pthread_barrier_destroy(&go);
-    if (rc) goto out;
+    if (rc)
+        goto out;
     {
         double win = (double)(t_b - t_a) / 1e6;
         bs_lat all = {0};
@@ -393,7 +404,8 @@ join:
         bs_lat_free(&all);
     }
 out:
-    if (rc) fprintf(stderr, "practiced run failed; server log: %s\n", s.log);
+    if (rc)
+        fprintf(stderr, "practiced run failed; server log: %s\n", s.log);
     if (w)
         for (int i = 0; i < nclients; i++)
             bs_lat_free(&w[i].lat);
@@ -453,7 +465,8 @@ int main(int argc, char **argv)
 
     baseline b1, b2, bb;
     printf("# --- baseline: raw LMDB, durable, one commit per record ---\n");
-    if (run_baseline(opt.dir, opt.baseline_secs, 1, &b1) != 0) return 1;
+    if (run_baseline(opt.dir, opt.baseline_secs, 1, &b1) != 0)
+        return 1;
     print_baseline("baseline.before", &b1);
     /* Not the target's baseline: what LMDB itself does with the batch size practiced
      * reaches (half its desks), to tell LMDB's share of the cost from the server's. */
@@ -462,21 +475,26 @@ int main(int argc, char **argv)
     snprintf(bname, sizeof bname, "lmdb_batch%d", batch);
     printf("# --- reference: raw LMDB, %d records per commit (not the target's baseline) ---\n",
            batch);
-    if (run_baseline(opt.dir, opt.baseline_secs, batch, &bb) != 0) return 1;
+    if (run_baseline(opt.dir, opt.baseline_secs, batch, &bb) != 0)
+        return 1;
     print_baseline(bname, &bb);
 
     char tag[32];
     snprintf(tag, sizeof tag, "practiced.c%d", opt.clients);
     run_result many, one, unbatched;
-    if (run_practiced(opt.clients, tag, NULL, opt.perf, &many) != 0) return 1;
+    if (run_practiced(opt.clients, tag, NULL, opt.perf, &many) != 0)
+        return 1;
     /* The same server and work with group commit turned off: one commit per create. */
     char utag[48];
     snprintf(utag, sizeof utag, "practiced.c%d.one_commit_per_write", opt.clients);
-    if (run_practiced(opt.clients, utag, "--max-batch 1", NULL, &unbatched) != 0) return 1;
-    if (run_practiced(1, "practiced.c1", NULL, NULL, &one) != 0) return 1;
+    if (run_practiced(opt.clients, utag, "--max-batch 1", NULL, &unbatched) != 0)
+        return 1;
+    if (run_practiced(1, "practiced.c1", NULL, NULL, &one) != 0)
+        return 1;
 
     printf("# --- baseline again ---\n");
-    if (run_baseline(opt.dir, opt.baseline_secs, 1, &b2) != 0) return 1;
+    if (run_baseline(opt.dir, opt.baseline_secs, 1, &b2) != 0)
+        return 1;
     print_baseline("baseline.after", &b2);
 
     double base = (b1.commits_per_s + b2.commits_per_s) / 2;

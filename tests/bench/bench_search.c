@@ -318,7 +318,8 @@ int main(int argc, char **argv)
     int rc = 1;
     pm_arena a;
     pm_arena_init(&a, 0);
-    if (bs_server_start(&s, opt.dir, NULL) != 0) goto out;
+    if (bs_server_start(&s, opt.dir, NULL) != 0)
+        goto out;
     if (!(mgr = ts_manager(&s)) || !(loaders = bs_desks(&s, mgr, "load", opt.load_threads)) ||
         !(searchers = bs_desks(&s, mgr, "desk", opt.search_threads)))
         goto out;
@@ -327,7 +328,8 @@ int main(int argc, char **argv)
     printf("# --- loading %ld patients with %d desks ---\n", opt.patients, opt.load_threads);
     lw = calloc((size_t)opt.load_threads, sizeof *lw);
     Pm__Stats *st0, *st1, *st2, *st3;
-    if (bs_get_stats(mgr, &a, &st0) != PM_OK) goto out;
+    if (bs_get_stats(mgr, &a, &st0) != PM_OK)
+        goto out;
     double c0 = bs_cpu_s(s.pid);
     uint64_t t0 = bs_now_us();
     for (int i = 0; i < opt.load_threads; i++) {
@@ -350,13 +352,15 @@ int main(int argc, char **argv)
             last_n = n;
             last_t = now;
         }
-        if (!alive) break;
+        if (!alive)
+            break;
     }
     for (int i = 0; i < opt.load_threads; i++)
         pthread_join(lw[i].th, NULL);
     double load_s = (double)(bs_now_us() - t0) / 1e6;
     double load_cpu = (bs_cpu_s(s.pid) - c0) / load_s;
-    if (bs_get_stats(mgr, &a, &st1) != PM_OK) goto out;
+    if (bs_get_stats(mgr, &a, &st1) != PM_OK)
+        goto out;
     {
         bs_lat all = {0};
         uint64_t errors = 0;
@@ -413,13 +417,15 @@ int main(int argc, char **argv)
            opt.search_threads);
     pid_t pf = bs_perf_start(s.pid, opt.perf);
     run_search_phase(s.pid, sw, opt.search_threads, Q_PREFIX, n_prefix, "search.prefix", &po);
-    if (bs_get_stats(mgr, &a, &st2) != PM_OK) goto out;
+    if (bs_get_stats(mgr, &a, &st2) != PM_OK)
+        goto out;
     bs_print_op("search.prefix.server.search_patients", bs_op(st2, "search_patients"));
     printf("# --- %ld name searches \"first-name last-prefix\" (\"john smi\"), %d desks ---\n",
            n_two, opt.search_threads);
     run_search_phase(s.pid, sw, opt.search_threads, Q_TWO_WORDS, n_two, "search.two_words", &po);
     bs_perf_stop(pf);
-    if (bs_get_stats(mgr, &a, &st3) != PM_OK) goto out;
+    if (bs_get_stats(mgr, &a, &st3) != PM_OK)
+        goto out;
     printf("# server-side figures for every name search so far (%d%% prefixes, %d%% two words):\n",
            100 - opt.two_word_pct, opt.two_word_pct);
     const Pm__OpStat *sp = bs_op(st3, "search_patients");
@@ -439,7 +445,8 @@ int main(int argc, char **argv)
         run_search_phase(s.pid, sw, opt.search_threads, Q_PHONE, opt.phone_searches, "search.phone",
                          &po);
     Pm__Stats *st4;
-    if (bs_get_stats(mgr, &a, &st4) != PM_OK) goto out;
+    if (bs_get_stats(mgr, &a, &st4) != PM_OK)
+        goto out;
     printf("# server-side figures for every search (names, dates of birth, phones):\n");
     bs_print_op("search.all.server.search_patients", bs_op(st4, "search_patients"));
     bs_result("search.all.server.rss", (double)st4->rss_bytes / 1048576.0, "MiB");
@@ -452,7 +459,8 @@ int main(int argc, char **argv)
     bs_print_load("after");
     rc = 0;
 out:
-    if (rc) fprintf(stderr, "bench_search failed; server log: %s\n", s.log);
+    if (rc)
+        fprintf(stderr, "bench_search failed; server log: %s\n", s.log);
     if (lw)
         for (int i = 0; i < opt.load_threads; i++) {
             bs_lat_free(&lw[i].lat);

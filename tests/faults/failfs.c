@@ -46,10 +46,10 @@ REAL(pwritev, ssize_t, (int, const struct iovec *, int, off_t));
 REAL(fsync, int, (int));
 REAL(fdatasync, int, (int));
 
-#define LOAD(name)                                                                          \
-    do {                                                                                   \
-        if (!real_##name)                                                                  \
-            real_##name = dlsym(RTLD_NEXT, #name);                                         \
+#define LOAD(name)                                                                                 \
+    do {                                                                                           \
+        if (!real_##name)                                                                          \
+            real_##name = dlsym(RTLD_NEXT, #name);                                                 \
     } while (0)
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)

@@ -190,8 +190,11 @@ int ts_log_has(ts_server *s, const char *needle)
 
 pc_client *ts_client(ts_server *s)
 {
-    pc_opts o = {.host = "127.0.0.1", .port = s->port, .ca_file = s->ca,
-                 .client_name = "practiced-tests", .timeout_ms = 60000};
+    pc_opts o = {.host = "127.0.0.1",
+                 .port = s->port,
+                 .ca_file = s->ca,
+                 .client_name = "practiced-tests",
+                 .timeout_ms = 60000};
     pc_client *c = pc_new(&o);
     if (c && pc_connect(c) != PM_OK) {
         fprintf(stderr, "connect: %s\n", pc_last_error(c));
@@ -393,7 +396,8 @@ static int raw_read(ts_raw *r, int timeout_ms, uint8_t *buf, size_t n)
         int got = mbedtls_ssl_read(&r->ssl, buf + have, n - have);
         if (got == MBEDTLS_ERR_SSL_WANT_READ)
             continue;
-        if (got == 0 || got == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || got == MBEDTLS_ERR_NET_CONN_RESET)
+        if (got == 0 || got == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ||
+            got == MBEDTLS_ERR_NET_CONN_RESET)
             return 0;
         if (got < 0)
             return -2;

@@ -51,8 +51,6 @@ int ts_create_patient(pc_client *c, pm_arena *a, const char *first, const char *
                       const char *dob, const char *phone, Pm__Patient **out);
 int ts_get_patient(pc_client *c, pm_arena *a, const char *mrn, Pm__Patient **out);
 
-
-
 /* A raw TLS connection for sending arbitrary bytes (hostile-input tests). */
 typedef struct ts_raw ts_raw;
 ts_raw *ts_raw_open(ts_server *s);

@@ -413,8 +413,8 @@ static void test_tls_trust(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_one_time_password), cmocka_unit_test(test_lockout),
-        cmocka_unit_test(test_idle_timeout),      cmocka_unit_test(test_roles_and_disable),
+        cmocka_unit_test(test_one_time_password),     cmocka_unit_test(test_lockout),
+        cmocka_unit_test(test_idle_timeout),          cmocka_unit_test(test_roles_and_disable),
         cmocka_unit_test(test_resume_restart_logout), cmocka_unit_test(test_tls_trust),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

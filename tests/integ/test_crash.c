@@ -56,8 +56,8 @@ static size_t record(const char *mrn, const char *last, uint32_t version, const 
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
-    pc_opts o = {.host = "127.0.0.1", .port = S.port, .ca_file = S.ca, .retries = -1,
-                 .timeout_ms = 20000};
+    pc_opts o = {
+        .host = "127.0.0.1", .port = S.port, .ca_file = S.ca, .retries = -1, .timeout_ms = 20000};
     pc_client *c = pc_new(&o);
     pc_set_token(c, token, 32);
     if (pc_connect(c) != PM_OK) {
@@ -169,7 +169,8 @@ static void test_sigkill_rounds(void **state)
         struct writer w[WRITERS];
         pthread_t th[WRITERS];
         for (int i = 0; i < WRITERS; i++) {
-            w[i] = (struct writer){.id = i, .round = round, .seed = seed + (unsigned)(round * 31 + i)};
+            w[i] =
+                (struct writer){.id = i, .round = round, .seed = seed + (unsigned)(round * 31 + i)};
             pthread_create(&th[i], NULL, writer_main, &w[i]);
         }
         usleep((useconds_t)(100000 + rand_r(&seed) % 500000));
@@ -183,8 +184,8 @@ static void test_sigkill_rounds(void **state)
         if (rc)
             print_error("round %d: practiced check:\n%s\n", round, out);
         assert_int_equal(rc, 0);
-        print_message("      round %d: %zu acknowledged writes so far (+%zu), all present\n",
-                      round, nacked, nacked - before);
+        print_message("      round %d: %zu acknowledged writes so far (+%zu), all present\n", round,
+                      nacked, nacked - before);
     }
     assert_true(nacked > (size_t)rounds);
     assert_int_equal(ts_stop(&S, SIGTERM), 0);

@@ -257,17 +257,17 @@ static void test_hot_backup(void **state)
     usleep(300000);
     char out[4096], bdir[240];
     snprintf(bdir, sizeof bdir, "%.200s/../backup", s.dir);
-    int rc = ts_sh(out, sizeof out, "%s backup --data %s --out %s 2>&1", ts_practiced(), s.dir,
-                   bdir);
+    int rc =
+        ts_sh(out, sizeof out, "%s backup --data %s --out %s 2>&1", ts_practiced(), s.dir, bdir);
     usleep(200000);
     __atomic_store_n(&wl.stop, 1, __ATOMIC_RELEASE);
     pthread_join(th, NULL);
     assert_int_equal(rc, 0);
     assert_true(wl.created > 0);
     /* refuses to overwrite */
-    assert_int_not_equal(ts_sh(out, sizeof out, "%s backup --data %s --out %s 2>&1",
-                               ts_practiced(), s.dir, bdir),
-                         0);
+    assert_int_not_equal(
+        ts_sh(out, sizeof out, "%s backup --data %s --out %s 2>&1", ts_practiced(), s.dir, bdir),
+        0);
     assert_int_equal(ts_sh(out, sizeof out, "%s check --data %s", ts_practiced(), bdir), 0);
     assert_non_null(strstr(out, "ok"));
     /* the backup runs as a practice of its own */

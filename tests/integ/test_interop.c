@@ -21,12 +21,13 @@ static void test_python_client(void **state)
     assert_non_null(m);
     pc_free(m);
     char out[8192];
-    int rc = ts_sh(out, sizeof out,
-                   "mkdir -p %s/pb && protoc --python_out=%s/pb -I%s/proto %s/proto/practiced.proto "
-                   "2>&1 && /usr/bin/python3 %s/tests/interop/client.py --port %d --ca %s "
-                   "--user %s --password %s --pb-dir %s/pb 2>&1",
-                   s.dir, s.dir, PM_SOURCE_DIR, PM_SOURCE_DIR, PM_SOURCE_DIR, s.port, s.ca,
-                   s.manager, s.password, s.dir);
+    int rc =
+        ts_sh(out, sizeof out,
+              "mkdir -p %s/pb && protoc --python_out=%s/pb -I%s/proto %s/proto/practiced.proto "
+              "2>&1 && /usr/bin/python3 %s/tests/interop/client.py --port %d --ca %s "
+              "--user %s --password %s --pb-dir %s/pb 2>&1",
+              s.dir, s.dir, PM_SOURCE_DIR, PM_SOURCE_DIR, PM_SOURCE_DIR, s.port, s.ca, s.manager,
+              s.password, s.dir);
     print_message("%s", out);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "interop ok"));

@@ -37,8 +37,7 @@ static int teardown(void **state)
     return rc;
 }
 
-static Pm__Envelope *search_env(pm_arena *a, const char *name, const char *dob,
-                                const char *phone)
+static Pm__Envelope *search_env(pm_arena *a, const char *name, const char *dob, const char *phone)
 {
     Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_SEARCH_PATIENTS);
     Pm__SearchPatients *q = pm_msg_new(a, &pm__search_patients__descriptor);
@@ -241,8 +240,7 @@ static void on_event(void *ud, const Pm__Envelope *env)
     if (env->body_case == PM__ENVELOPE__BODY_EVENT && s->n < 64 &&
         env->event->body_case == PM__EVENT__BODY_PATIENT_CHANGED) {
         s->seqs[s->n] = env->event->seq;
-        snprintf(s->mrns[s->n], sizeof s->mrns[0], "%s",
-                 env->event->patient_changed->patient->mrn);
+        snprintf(s->mrns[s->n], sizeof s->mrns[0], "%s", env->event->patient_changed->patient->mrn);
         s->n++;
     }
 }

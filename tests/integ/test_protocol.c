@@ -378,9 +378,9 @@ static void test_stalled_handshakes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_oversize_prelogin), cmocka_unit_test(test_zero_length),
-        cmocka_unit_test(test_garbage_body),      cmocka_unit_test(test_order_and_version),
-        cmocka_unit_test(test_invalid_utf8),      cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_oversize_prelogin),    cmocka_unit_test(test_zero_length),
+        cmocka_unit_test(test_garbage_body),         cmocka_unit_test(test_order_and_version),
+        cmocka_unit_test(test_invalid_utf8),         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_oversize_after_login), cmocka_unit_test(test_slow_frame),
         cmocka_unit_test(test_stalled_handshakes),
     };

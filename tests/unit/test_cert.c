@@ -32,16 +32,19 @@ static void path(char *out, const char *dir, const char *name)
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    if (!f) return -1;
+    if (!f)
+        return -1;
     tu_mkdtemp(f->dir, sizeof f->dir, "cert");
     path(f->ca_key, f->dir, "ca.key");
     path(f->ca_crt, f->dir, "ca.crt");
     path(f->srv_key, f->dir, "server.key");
     path(f->srv_crt, f->dir, "server.crt");
-    if (pm_rng_init(&f->rng, "test_cert") != PM_OK) return -1;
+    if (pm_rng_init(&f->rng, "test_cert") != PM_OK)
+        return -1;
     mbedtls_x509_crt_init(&f->ca);
     mbedtls_x509_crt_init(&f->srv);
-    if (pm_cert_create_ca(&f->rng, "Test Practice", f->ca_key, f->ca_crt) != PM_OK) return -1;
+    if (pm_cert_create_ca(&f->rng, "Test Practice", f->ca_key, f->ca_crt) != PM_OK)
+        return -1;
     if (pm_cert_create_server(&f->rng, "Test Practice", f->ca_key, f->ca_crt, extra_hosts, 2,
                               f->srv_key, f->srv_crt) != PM_OK)
         return -1;
@@ -55,7 +58,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
-    if (!f) return 0;
+    if (!f)
+        return 0;
     mbedtls_x509_crt_free(&f->ca);
     mbedtls_x509_crt_free(&f->srv);
     pm_rng_free(&f->rng);
@@ -77,7 +81,8 @@ static void test_verifies_for_its_names(void **state)
     for (size_t i = 0; i < TU_LEN(good); i++) {
         uint32_t flags;
         int rc = verify(&f->srv, &f->ca, good[i], &flags);
-        if (rc) print_error("%s: rc %d flags %#x\n", good[i], rc, flags);
+        if (rc)
+            print_error("%s: rc %d flags %#x\n", good[i], rc, flags);
         assert_int_equal(rc, 0);
         assert_int_equal(flags, 0);
     }
@@ -87,7 +92,8 @@ static void test_verifies_for_its_names(void **state)
     for (size_t i = 0; i < TU_LEN(bad); i++) {
         uint32_t flags;
         int rc = verify(&f->srv, &f->ca, bad[i], &flags);
-        if (rc != MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) print_error("%s: rc %d\n", bad[i], rc);
+        if (rc != MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)
+            print_error("%s: rc %d\n", bad[i], rc);
         assert_int_equal(rc, MBEDTLS_ERR_X509_CERT_VERIFY_FAILED);
         assert_true(flags & MBEDTLS_X509_BADCERT_CN_MISMATCH);
         /* and nothing else is wrong with it */
@@ -194,7 +200,8 @@ static void test_file_modes(void **state)
     assert_non_null(d);
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (strstr(e->d_name, ".tmp")) fail_msg("left behind: %s", e->d_name);
+        if (strstr(e->d_name, ".tmp"))
+            fail_msg("left behind: %s", e->d_name);
     }
     closedir(d);
 
@@ -229,7 +236,8 @@ static size_t pem_to_der(const char *file, uint8_t *der, size_t max)
     char b64[8192];
     size_t bl = 0;
     for (const char *p = begin; p < end; p++)
-        if (*p != '\n' && *p != '\r') b64[bl++] = *p;
+        if (*p != '\n' && *p != '\r')
+            b64[bl++] = *p;
     size_t dl = 0;
     assert_int_equal(mbedtls_base64_decode(der, max, &dl, (const unsigned char *)b64, bl), 0);
     return dl;
@@ -272,7 +280,8 @@ static void test_fingerprints(void **state)
     for (int i = 0; i < 32; i++) {
         assert_int_equal(pretty[3 * i], fps[0][2 * i]);
         assert_int_equal(pretty[3 * i + 1], fps[0][2 * i + 1]);
-        if (i < 31) assert_int_equal(pretty[3 * i + 2], ':');
+        if (i < 31)
+            assert_int_equal(pretty[3 * i + 2], ':');
     }
 
     char hex[65];
@@ -295,7 +304,8 @@ static void test_hostile_practice_name(void **state)
     assert_int_equal(mbedtls_x509_crt_parse_file(&c, crt), 0);
     size_t rdns = 0;
     for (const mbedtls_x509_name *n = &c.subject; n; n = n->next)
-        if (n->oid.p) rdns++;
+        if (n->oid.p)
+            rdns++;
     assert_int_equal(rdns, 2);
     assert_int_equal(c.ca_istrue, 1);
     mbedtls_x509_crt_free(&c);

@@ -37,7 +37,8 @@ static void test_map_agrees_with_proto(void **state)
         }
         wire++;
         const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(d, map[i].num);
-        if (!v) print_error("PM_E_%s (%d) is not in pm.ErrorCode\n", map[i].name, map[i].num);
+        if (!v)
+            print_error("PM_E_%s (%d) is not in pm.ErrorCode\n", map[i].name, map[i].num);
         assert_non_null(v);
         if (strcmp(v->name, map[i].name) != 0)
             print_error("number %d: PM_E_%s here, %s in the proto\n", map[i].num, map[i].name,
@@ -59,7 +60,8 @@ static void test_proto_agrees_with_map(void **state)
     int max = 0;
     for (unsigned i = 0; i < d->n_values; i++) {
         const ProtobufCEnumValue *v = &d->values[i];
-        if (v->value > max) max = v->value;
+        if (v->value > max)
+            max = v->value;
         if (v->value == 0) {
             assert_string_equal(v->name, "OK");
             assert_int_equal(PM_OK, 0);
@@ -67,8 +69,10 @@ static void test_proto_agrees_with_map(void **state)
         }
         const struct entry *found = NULL;
         for (size_t k = 0; k < TU_LEN(map); k++)
-            if (map[k].num == v->value) found = &map[k];
-        if (!found) print_error("pm.ErrorCode %s = %d has no PM_E_ code\n", v->name, v->value);
+            if (map[k].num == v->value)
+                found = &map[k];
+        if (!found)
+            print_error("pm.ErrorCode %s = %d has no PM_E_ code\n", v->name, v->value);
         assert_non_null(found);
         assert_string_equal(found->name, v->name);
         /* every proto code is one a server may send */

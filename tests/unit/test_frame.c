@@ -289,7 +289,8 @@ static int stays_failed(void *arg)
     uint8_t *frame;
     uint32_t flen;
     int bad = 0;
-    if (pm_framer_feed(&f, s->hdr, 4, &used, &frame, &flen) != s->want) bad = 1;
+    if (pm_framer_feed(&f, s->hdr, 4, &used, &frame, &flen) != s->want)
+        bad = 1;
     for (int i = 0; i < 3 && !bad; i++) {
         int rc = pm_framer_feed(&f, next, sizeof next, &used, &frame, &flen);
         if (rc != s->want) {
@@ -298,7 +299,8 @@ static int stays_failed(void *arg)
                     rc == 1 ? flen : 0);
             bad = 1;
         }
-        if (rc == 1) free(frame);
+        if (rc == 1)
+            free(frame);
     }
     pm_framer_free(&f);
     return bad;
@@ -438,7 +440,8 @@ static void test_truncated_bodies(void **state)
         pm_arena a;
         pm_arena_init(&a, pm_frame_decode_budget(n));
         Pm__Envelope *e = pm_frame_decode(&a, copy, n);
-        if (!e) refused++;
+        if (!e)
+            refused++;
         assert_true(a.used <= a.budget);
         pm_arena_free(&a);
         free(copy);

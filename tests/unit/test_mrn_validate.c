@@ -24,7 +24,8 @@ static int luhn_valid(const char *s)
         int d = s[n - 1 - i] - '0';
         if (i % 2 == 1) {
             d *= 2;
-            if (d > 9) d -= 9;
+            if (d > 9)
+                d -= 9;
         }
         sum += d;
     }
@@ -89,7 +90,8 @@ static void test_mrn_typos(void **state)
         size_t len = strlen(mrn);
         for (size_t i = 0; i < len; i++) {
             for (char d = '0'; d <= '9'; d++) {
-                if (d == mrn[i]) continue;
+                if (d == mrn[i])
+                    continue;
                 char typo[24];
                 memcpy(typo, mrn, len + 1);
                 typo[i] = d;
@@ -123,7 +125,8 @@ static void test_mrn_separators_and_junk(void **state)
                                        " 100016 ", "10 00 16", "--100016--"};
     for (size_t i = 0; i < TU_LEN(same); i++) {
         uint64_t id = 0;
-        if (mrn_parse(same[i], &id) != 0) print_error("\"%s\" refused\n", same[i]);
+        if (mrn_parse(same[i], &id) != 0)
+            print_error("\"%s\" refused\n", same[i]);
         assert_int_equal(mrn_parse(same[i], &id), 0);
         assert_int_equal(id, 10001);
     }

@@ -24,12 +24,14 @@ static int b64_decode(const char *s, size_t n, uint8_t *out, size_t max)
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         const char *p = strchr(tbl, s[i]);
-        if (!p || !s[i]) return -1;
+        if (!p || !s[i])
+            return -1;
         acc = acc << 6 | (uint32_t)(p - tbl);
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            if (o >= max) return -1;
+            if (o >= max)
+                return -1;
             out[o++] = (uint8_t)(acc >> bits);
         }
     }
@@ -100,7 +102,8 @@ static void test_hash_verify_small(void **state)
         check_hash_is_argon2id(enc, pws[i], small.m_kib, small.t);
         assert_true(password_verify(enc, pws[i]));
         for (size_t k = 0; k < TU_LEN(pws); k++)
-            if (k != i) assert_false(password_verify(enc, pws[k]));
+            if (k != i)
+                assert_false(password_verify(enc, pws[k]));
     }
 }
 
@@ -148,10 +151,12 @@ static void expect_policy(const char *pw, const char *want)
 {
     const char *got = password_policy(pw);
     if (!want) {
-        if (got) print_error("\"%s\" refused: %s\n", pw, got);
+        if (got)
+            print_error("\"%s\" refused: %s\n", pw, got);
         assert_null(got);
     } else {
-        if (!got) print_error("\"%s\" accepted\n", pw);
+        if (!got)
+            print_error("\"%s\" accepted\n", pw);
         assert_non_null(got);
         assert_string_equal(got, want);
     }
@@ -282,11 +287,13 @@ static void test_username(void **state)
         "alicé",  "ali\tce", "alice\n", "abcdefghijklmnopqrstuvwxyz0123456" /* 33 */,
         "a/b",    "a@b"};
     for (size_t i = 0; i < TU_LEN(good); i++) {
-        if (!username_valid(good[i])) print_error("\"%s\" refused\n", good[i]);
+        if (!username_valid(good[i]))
+            print_error("\"%s\" refused\n", good[i]);
         assert_true(username_valid(good[i]));
     }
     for (size_t i = 0; i < TU_LEN(bad); i++) {
-        if (username_valid(bad[i])) print_error("\"%s\" accepted\n", bad[i]);
+        if (username_valid(bad[i]))
+            print_error("\"%s\" accepted\n", bad[i]);
         assert_false(username_valid(bad[i]));
     }
 }

@@ -87,7 +87,8 @@ static const char *role_name(int role)
 static const struct expect *find_expected(int body)
 {
     for (size_t i = 0; i < TU_LEN(expected); i++)
-        if ((int)expected[i].body == body) return &expected[i];
+        if ((int)expected[i].body == body)
+            return &expected[i];
     return NULL;
 }
 
@@ -100,7 +101,8 @@ static void test_every_body_case_listed(void **state)
     size_t bodies = 0;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) continue;
+        if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+            continue;
         bodies++;
         if (!find_expected((int)f->id))
             print_error("Envelope body %s (%u) has no expected row in this test\n", f->name, f->id);
@@ -140,7 +142,8 @@ static void test_rows(void **state)
         const struct expect *e = &expected[i];
         const op *o = op_find(e->body);
         if (!e->in_table) {
-            if (o) print_error("%s has a row but is not a request\n", e->what);
+            if (o)
+                print_error("%s has a row but is not a request\n", e->what);
             assert_null(o);
             continue;
         }
@@ -161,7 +164,8 @@ static void test_rows(void **state)
             fail_msg("%s: unknown kind %d", e->what, (int)o->kind);
         }
         if (e->audit) {
-            if (!o->audit) print_error("%s is not audited\n", e->what);
+            if (!o->audit)
+                print_error("%s is not audited\n", e->what);
             assert_non_null(o->audit);
             assert_string_equal(o->audit, e->audit);
         } else {

@@ -70,14 +70,17 @@ static int job_run(wjob *j, wctx *ctx)
     job_key(key, sizeof key, "job", t->idx);
     job_key(val, sizeof val, "value", t->idx);
     int rc = put_str(ctx->txn, ctx->st, key, val);
-    if (rc) return rc;
-    if ((rc = store_next_id(ctx->txn, ctx->st, "seq.test", 1, &t->id))) return rc;
+    if (rc)
+        return rc;
+    if ((rc = store_next_id(ctx->txn, ctx->st, "seq.test", 1, &t->id)))
+        return rc;
     for (int i = 0; i < t->nbig; i++) {
         char bk[32];
         snprintf(bk, sizeof bk, "big-%03d-%03d", t->idx, i);
         MDB_val k = {strlen(bk), bk}, v = {t->big_len, NULL};
         int mrc = mdb_put(ctx->txn, store_dbi(ctx->st, DB_META), &k, &v, MDB_RESERVE);
-        if (mrc) return pm_err_from_mdb(mrc);
+        if (mrc)
+            return pm_err_from_mdb(mrc);
         memset(v.mv_data, (int)(0x40 + i), t->big_len);
     }
     return t->fail;
@@ -94,7 +97,8 @@ static int job_failed(wjob *j, wctx *ctx, int rc)
     if (t->fail_len) {
         MDB_val k = {strlen(key), key}, v = {t->fail_len, NULL};
         int mrc = mdb_put(ctx->txn, store_dbi(ctx->st, DB_META), &k, &v, MDB_RESERVE);
-        if (mrc) return pm_err_from_mdb(mrc);
+        if (mrc)
+            return pm_err_from_mdb(mrc);
         memset(v.mv_data, 'f', t->fail_len);
         return PM_OK;
     }
@@ -147,7 +151,8 @@ static void run_until_done(fx *f, int want)
 {
     uint64_t deadline = pm_mono_ms() + 10000;
     while (f->ndone < want) {
-        if (pm_mono_ms() > deadline) fail_msg("only %d of %d jobs done after 10 s", f->ndone, want);
+        if (pm_mono_ms() > deadline)
+            fail_msg("only %d of %d jobs done after 10 s", f->ndone, want);
         uv_run(&f->loop, UV_RUN_NOWAIT);
         usleep(500);
     }
@@ -156,10 +161,13 @@ static void run_until_done(fx *f, int want)
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    if (!f) return -1;
+    if (!f)
+        return -1;
     tu_mkdtemp(f->dir, sizeof f->dir, "store");
-    if (store_open(&f->st, f->dir, STORE_CREATE) != PM_OK) return -1;
-    if (uv_loop_init(&f->loop) != 0) return -1;
+    if (store_open(&f->st, f->dir, STORE_CREATE) != PM_OK)
+        return -1;
+    if (uv_loop_init(&f->loop) != 0)
+        return -1;
     f->loop_thread = pthread_self();
     F = f;
     *state = f;
@@ -176,13 +184,16 @@ static void start_writer(fx *f, unsigned delay_ms)
 static int teardown(void **state)
 {
     fx *f = *state;
-    if (!f) return 0;
-    if (f->writer_started) store_writer_stop(f->st);
+    if (!f)
+        return 0;
+    if (f->writer_started)
+        store_writer_stop(f->st);
     uv_run(&f->loop, UV_RUN_DEFAULT); /* the writer's async handle closes */
     int rc = uv_loop_close(&f->loop);
     store_close(f->st);
     tu_rmrf(f->dir);
-    if (*f->extra_dir) tu_rmrf(f->extra_dir);
+    if (*f->extra_dir)
+        tu_rmrf(f->extra_dir);
     free(f);
     F = NULL;
     return rc == 0 ? 0 : -1;
@@ -195,12 +206,14 @@ static void test_batch_with_failing_job(void **state)
     fx *f = *state;
     enum { N = 20, BAD = 7 };
     for (int i = 0; i < N; i++)
-        if (i != BAD) f->expect_keys[f->nexpect++] = i;
+        if (i != BAD)
+            f->expect_keys[f->nexpect++] = i;
     /* the writer waits before its batch, so all twenty are queued by then */
     start_writer(f, 300);
     for (int i = 0; i < N; i++) {
         tjob *t = job_init(f, i);
-        if (i == BAD) t->fail = PM_E_INVALID_ARGUMENT;
+        if (i == BAD)
+            t->fail = PM_E_INVALID_ARGUMENT;
         store_submit(f->st, &t->job);
     }
     run_until_done(f, N);
@@ -241,7 +254,8 @@ static void test_batch_with_failing_job(void **state)
     }
     /* the failed job's counter step was rolled back with it: no gap */
     for (int i = 0; i < N; i++)
-        if (i != BAD) assert_int_equal(f->jobs[i].id, (uint64_t)(i < BAD ? i + 1 : i));
+        if (i != BAD)
+            assert_int_equal(f->jobs[i].id, (uint64_t)(i < BAD ? i + 1 : i));
     MDB_txn *txn;
     uint64_t next = 0;
     assert_int_equal(store_read_begin(f->st, &txn), PM_OK);

@@ -99,7 +99,8 @@ static void expect_fold(const char *in, const char *want)
 {
     char out[256];
     size_t n = pm_fold(in, out, sizeof out);
-    if (strcmp(out, want) != 0) print_error("fold(\"%s\") = \"%s\", want \"%s\"\n", in, out, want);
+    if (strcmp(out, want) != 0)
+        print_error("fold(\"%s\") = \"%s\", want \"%s\"\n", in, out, want);
     assert_string_equal(out, want);
     assert_int_equal(n, strlen(want));
 }
@@ -310,7 +311,8 @@ static void expect_date(const char *s, int ok, int y, int m, int d)
 {
     int yy = -1, mm = -1, dd = -1;
     int rc = pm_parse_date(s, &yy, &mm, &dd);
-    if ((rc == 0) != ok) print_error("pm_parse_date(\"%s\") = %d\n", s, rc);
+    if ((rc == 0) != ok)
+        print_error("pm_parse_date(\"%s\") = %d\n", s, rc);
     assert_int_equal(rc == 0, ok);
     if (ok) {
         assert_int_equal(yy, y);
@@ -381,7 +383,8 @@ static void test_tz(void **state)
         "Europe/Paris/x",
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
     for (size_t i = 0; i < TU_LEN(bad); i++) {
-        if (pm_tz_valid(bad[i])) print_error("zone \"%s\" accepted\n", bad[i]);
+        if (pm_tz_valid(bad[i]))
+            print_error("zone \"%s\" accepted\n", bad[i]);
         assert_false(pm_tz_valid(bad[i]));
     }
     assert_int_equal(pm_tz_use("../etc/passwd"), PM_E_CONFIG);
@@ -420,7 +423,8 @@ static void expect_when(const char *s, time_t now, int ok, time_t want)
         print_error("pm_parse_when(\"%s\") = %d, %lld (want %lld)\n", s, rc, (long long)got,
                     (long long)want);
     assert_int_equal(rc == 0, ok);
-    if (ok) assert_int_equal(got, want);
+    if (ok)
+        assert_int_equal(got, want);
 }
 
 static void test_parse_when(void **state)

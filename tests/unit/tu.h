@@ -23,7 +23,8 @@
 static inline void tu_mkdtemp(char *path, size_t n, const char *what)
 {
     const char *base = getenv("TMPDIR");
-    if (!base || !*base) base = "/tmp";
+    if (!base || !*base)
+        base = "/tmp";
     int len = snprintf(path, n, "%s/pm-%s-XXXXXX", base, what);
     assert_true(len > 0 && (size_t)len < n);
     assert_non_null(mkdtemp(path));
@@ -40,7 +41,8 @@ static inline int tu_rm_one(const char *path, const struct stat *st, int flag, s
 /* Removes dir and everything below it. */
 static inline void tu_rmrf(const char *dir)
 {
-    if (dir && *dir) assert_int_equal(nftw(dir, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+    if (dir && *dir)
+        assert_int_equal(nftw(dir, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 /* Runs fn(arg) in a child process and asserts that it returned 0: for code that may
@@ -52,7 +54,8 @@ static inline void tu_in_child(int (*fn)(void *), void *arg, const char *what)
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
-    if (pid == 0) _exit(fn(arg) ? 3 : 0);
+    if (pid == 0)
+        _exit(fn(arg) ? 3 : 0);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
