@@ -431,7 +431,14 @@ typedef struct hash_work {
 } hash_work;
 
 static hash_work *hq_head, **hq_tail = &hq_head;
-static unsigned hq_len, hq_running;
+static unsigned hq_len, hq_running, hq_peak;
+static uint64_t hq_done;
+
+void auth_hash_stats(uint64_t *done, uint64_t *peak)
+{
+    *done = hq_done;
+    *peak = hq_peak;
+}
 
 static void wipe_free(char *s)
 {
@@ -458,6 +465,7 @@ static void hash_after_cb(uv_work_t *w, int status)
     (void)status;
     hash_work *hw = (hash_work *)w;
     hq_running--;
+    hq_done++;
     wipe_free(hw->password);
     wipe_free(hw->new_password);
     hw->password = hw->new_password = NULL;
@@ -474,6 +482,8 @@ static void hash_start_next(void)
             hq_tail = &hq_head;
         hq_len--;
         hq_running++;
+        if (hq_running > hq_peak)
+            hq_peak = hq_running;
         if (uv_queue_work(srv.loop, &hw->w, hash_work_cb, hash_after_cb) != 0) {
             hq_running--;
             hw->verified = hw->hashed = 0;

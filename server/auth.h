@@ -47,6 +47,8 @@ void auth_shutdown(void);
 /* Once a second: ends sessions past their timeouts and tells their screens. */
 void auth_tick(void);
 size_t auth_session_count(void);
+/* Password hashes done since start, and the most that ran at once. */
+void auth_hash_stats(uint64_t *done, uint64_t *peak);
 
 /* Fills r's who-fields from the connection's session and checks the request may run:
  * 0, or UNAUTHENTICATED, SESSION_EXPIRED, PASSWORD_CHANGE_REQUIRED, PERMISSION_DENIED. */

@@ -604,6 +604,7 @@ static int op_stats(req *r, MDB_txn *txn)
     store_last_u64(txn, store_dbi(srv.st, DB_EVENTS), &st->last_event_seq);
     st->rss_bytes = rss_bytes();
     st->map_size = store_map_size(srv.st);
+    auth_hash_stats(&st->hashes, &st->hash_peak);
     return PM_OK;
 }
 

@@ -296,6 +296,10 @@ void conn_send(conn *c, sframe *f)
 {
     if (c->closing || !f)
         return;
+    if (c->sink) {
+        c->sink(c->sink_ud, f);
+        return;
+    }
     if (c->outq_bytes + c->tx_inflight + f->len > srv.cfg.out_limit) {
         pm_warn("conn %llu %s: output over %zu bytes, client not reading",
                 (unsigned long long)c->id, c->peer, srv.cfg.out_limit);
@@ -557,15 +561,11 @@ void conn_request_done(conn *c)
 
 /* ---- accept ---- */
 
-static void on_connection(uv_stream_t *l, int status)
+static conn *conn_alloc(void)
 {
-    if (status < 0) {
-        pm_warn("accept: %s", uv_strerror(status));
-        return;
-    }
     conn *c = calloc(1, sizeof *c);
     if (!c)
-        return;
+        return NULL;
     uv_tcp_init(srv.loop, &c->tcp);
     uv_timer_init(srv.loop, &c->timer);
     c->tcp.data = c->timer.data = c;
@@ -577,6 +577,40 @@ static void on_connection(uv_stream_t *l, int status)
     pm_framer_init(&c->framer, PM_FRAME_MAX_PRELOGIN);
     pm_buf_init(&c->stash, STASH_MAX);
     pm_buf_init(&c->tx, TX_MAX);
+    return c;
+}
+
+static void conn_register(conn *c)
+{
+    c->closing = 0;
+    c->next = srv.conns;
+    if (srv.conns)
+        srv.conns->prev = c;
+    srv.conns = c;
+    srv.nconns++;
+}
+
+conn *conn_new_detached(void (*sink)(void *ud, sframe *f), void *ud)
+{
+    conn *c = conn_alloc();
+    if (!c)
+        return NULL;
+    c->sink = sink;
+    c->sink_ud = ud;
+    snprintf(c->peer, sizeof c->peer, "detached");
+    conn_register(c);
+    return c;
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    if (status < 0) {
+        pm_warn("accept: %s", uv_strerror(status));
+        return;
+    }
+    conn *c = conn_alloc();
+    if (!c)
+        return;
     c->closing = 1; /* not in the list yet: conn_abort only closes handles */
     if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
         close_handles(c);
@@ -608,12 +642,7 @@ static void on_connection(uv_stream_t *l, int status)
         return;
     }
     mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
-    c->closing = 0;
-    c->next = srv.conns;
-    if (srv.conns)
-        srv.conns->prev = c;
-    srv.conns = c;
-    srv.nconns++;
+    conn_register(c);
     uv_tcp_nodelay(&c->tcp, 1);
     uv_tcp_keepalive(&c->tcp, 1, 60);
     pm_info("conn %llu %s: open", (unsigned long long)c->id, c->peer);

@@ -63,12 +63,18 @@ struct conn {
 
     struct session *sess;
     struct sub *subs;
+    /* A connection without a socket (fuzzing, in-process tools): its frames go here. */
+    void (*sink)(void *ud, sframe *f);
+    void *sink_ud;
     uint64_t last_seq; /* newest event sent to this connection */
     char peer[48];
     char device[64];
 };
 
 int net_listen(const char *host, int port);
+/* A connection with no socket and no TLS, registered like any other: what it is sent goes
+ * to sink. For fuzzing the dispatcher and for in-process tools. */
+conn *conn_new_detached(void (*sink)(void *ud, sframe *f), void *ud);
 /* Stops accepting; open connections carry on. */
 void net_stop_listening(void);
 /* The address actually bound (for --listen ...:0). */

@@ -65,6 +65,8 @@ static void serve_usage(FILE *f)
             "  --max-connections N     refuse connections beyond N (default 12000)\n"
             "  --event-retention SECS  keep events for replay this long (default 604800)\n"
             "  --frame-timeout SECS    a request must arrive whole within this (default 30)\n"
+            "  --max-output KIB        output queued for one connection before it is cut off\n"
+            "                          as too slow (default 32768)\n"
             "  --max-batch N           writes per commit at most (default 512; 1 turns group\n"
             "                          commit off, for comparison)\n"
             "  --writer-delay-ms MS    testing: hold each write batch this long\n",
@@ -298,6 +300,7 @@ int cmd_serve(int argc, char **argv)
         {"event-retention", required_argument, 0, 'e'},
         {"frame-timeout", required_argument, 0, 'F'},
         {"max-batch", required_argument, 0, 'B'},
+        {"max-output", required_argument, 0, 'O'},
         {"writer-delay-ms", required_argument, 0, 'W'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -351,6 +354,10 @@ int cmd_serve(int argc, char **argv)
             break;
         case 'e':
             bad |= parse_u32(optarg, &cfg->event_retention_s);
+            break;
+        case 'O':
+            bad |= parse_u32(optarg, &u) || u < 64;
+            cfg->out_limit = (size_t)u * 1024;
             break;
         case 'B':
             bad |= parse_u32(optarg, &u) || u == 0 || u > 512;
