@@ -1,5 +1,5 @@
 /* Error codes for the whole project: 0 is success, failures are negative. Codes down to
- * PM_E_RELOAD travel on the wire as pm.ErrorCode (the positive value); the rest are local
+ * PM_E_ROOM_BUSY travel on the wire as pm.ErrorCode (the positive value); the rest are local
  * to a process (a client that cannot connect, a file that cannot be written). */
 #ifndef PM_ERR_H
 #define PM_ERR_H
@@ -25,6 +25,10 @@
     X(SHUTTING_DOWN, 18, "server shutting down")                                                   \
     X(ACCOUNT_DISABLED, 19, "account disabled")                                                    \
     X(RELOAD, 20, "too far behind; reload")                                                        \
+    X(OUTSIDE_AVAILABILITY, 21, "outside the provider's availability")                             \
+    X(SLOT_FULL, 22, "that time is fully booked")                                                  \
+    X(PATIENT_BUSY, 23, "the patient has another appointment then")                                \
+    X(ROOM_BUSY, 24, "the room is taken then")                                                     \
     X(CONNECT, 100, "cannot connect to server")                                                    \
     X(TLS, 101, "TLS failure")                                                                     \
     X(CERT, 102, "server certificate not trusted")                                                 \
@@ -36,7 +40,7 @@
     X(CONFIG, 108, "configuration error")                                                          \
     X(MAP_FULL, 109, "database map full")
 
-#define PM_WIRE_ERR_MAX 20
+#define PM_WIRE_ERR_MAX 24
 
 enum pm_err {
     PM_OK = 0,

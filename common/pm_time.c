@@ -149,3 +149,208 @@ void pm_format_utc(time_t t, char *buf, size_t n)
     gmtime_r(&t, &tm);
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+/* Dates are computed on a civil calendar with no zone (days since 1970-01-01), so that
+ * adding days never trips over a daylight-saving change; only instants go through the
+ * zone. */
+static long days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153u * (unsigned)(m + (m > 2 ? -3 : 9)) + 2) / 5 + (unsigned)d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (long)doe - 719468;
+}
+
+static void civil_from_days(long z, int *y, int *m, int *d)
+{
+    z += 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long yy = (long)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yy + (*m <= 2));
+}
+
+static void format_ymd(int y, int m, int d, char out[11])
+{
+    char tmp[48];
+    snprintf(tmp, sizeof tmp, "%04d-%02d-%02d", y, m, d);
+    memcpy(out, tmp, 10);
+    out[10] = 0;
+}
+
+static void format_days(long z, char out[11])
+{
+    int y, m, d;
+    civil_from_days(z, &y, &m, &d);
+    format_ymd(y, m, d, out);
+}
+
+static int date_days(const char *date, long *z)
+{
+    int y, m, d;
+    if (pm_parse_date(date, &y, &m, &d) != 0)
+        return -1;
+    *z = days_from_civil(y, m, d);
+    return 0;
+}
+
+int pm_weekday(const char *date)
+{
+    long z;
+    if (date_days(date, &z) != 0)
+        return 0;
+    /* 1970-01-01 was a Thursday (4) */
+    long w = (z + 3) % 7;
+    if (w < 0)
+        w += 7;
+    return (int)w + 1;
+}
+
+void pm_date_add(const char *date, int days, char out[11])
+{
+    long z;
+    if (date_days(date, &z) != 0) {
+        out[0] = 0;
+        return;
+    }
+    format_days(z + days, out);
+}
+
+int pm_date_diff(const char *a, const char *b)
+{
+    long za, zb;
+    if (date_days(a, &za) != 0 || date_days(b, &zb) != 0)
+        return 0;
+    return (int)(zb - za);
+}
+
+int pm_local_instant(const char *date, unsigned minutes, time_t *out)
+{
+    int y, m, d;
+    if (pm_parse_date(date, &y, &m, &d) != 0 || minutes > 24 * 60)
+        return -1;
+    /* minutes == 1440 is the end of the day: the next day's midnight */
+    if (minutes == 24 * 60) {
+        char next[11];
+        pm_date_add(date, 1, next);
+        return pm_local_instant(next, 0, out);
+    }
+    struct tm tm = {0};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = (int)(minutes / 60);
+    tm.tm_min = (int)(minutes % 60);
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    *out = t;
+    return 0;
+}
+
+void pm_local_date(time_t t, char out[11])
+{
+    struct tm tm;
+    localtime_r(&t, &tm);
+    format_ymd(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, out);
+}
+
+unsigned pm_local_minutes(time_t t)
+{
+    struct tm tm;
+    localtime_r(&t, &tm);
+    return (unsigned)(tm.tm_hour * 60 + tm.tm_min);
+}
+
+int pm_parse_hhmm(const char *s, unsigned *minutes)
+{
+    unsigned h = 0, m = 0;
+    int n = 0;
+    const char *p = s;
+    while (*p >= '0' && *p <= '9' && n < 2) {
+        h = h * 10 + (unsigned)(*p++ - '0');
+        n++;
+    }
+    if (n == 0 || *p++ != ':')
+        return -1;
+    if (!(p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9') || p[2])
+        return -1;
+    m = (unsigned)(p[0] - '0') * 10 + (unsigned)(p[1] - '0');
+    if (h > 23 || m > 59)
+        return -1;
+    *minutes = h * 60 + m;
+    return 0;
+}
+
+static int weekday_name(const char *s)
+{
+    static const char *const names[] = {"monday", "tuesday",  "wednesday", "thursday",
+                                        "friday", "saturday", "sunday"};
+    size_t n = strlen(s);
+    if (n < 3)
+        return 0;
+    for (int i = 0; i < 7; i++)
+        if (strncasecmp(s, names[i], n) == 0)
+            return i + 1;
+    return 0;
+}
+
+int pm_parse_local_date(const char *s, time_t now, char out[11])
+{
+    char today[11];
+    pm_local_date(now, today);
+    if (strcasecmp(s, "today") == 0) {
+        memcpy(out, today, 11);
+        return 0;
+    }
+    if (strcasecmp(s, "tomorrow") == 0) {
+        pm_date_add(today, 1, out);
+        return 0;
+    }
+    if (strcasecmp(s, "yesterday") == 0) {
+        pm_date_add(today, -1, out);
+        return 0;
+    }
+    int wd = weekday_name(s);
+    if (wd) {
+        int diff = (wd - pm_weekday(today) + 7) % 7;
+        pm_date_add(today, diff, out);
+        return 0;
+    }
+    int y, m, d;
+    if (pm_parse_date(s, &y, &m, &d) != 0)
+        return -1;
+    memcpy(out, s, 10);
+    out[10] = 0;
+    return 0;
+}
+
+int pm_parse_local_time(const char *s, time_t now, time_t *out)
+{
+    char buf[64];
+    if (strlen(s) >= sizeof buf)
+        return -1;
+    snprintf(buf, sizeof buf, "%s", s);
+    char *sp = strrchr(buf, ' ');
+    if (!sp)
+        sp = strchr(buf, 'T');
+    const char *day = "today", *hhmm = buf;
+    if (sp) {
+        *sp = 0;
+        day = buf;
+        hhmm = sp + 1;
+    }
+    char date[11];
+    unsigned minutes;
+    if (pm_parse_local_date(day, now, date) != 0 || pm_parse_hhmm(hhmm, &minutes) != 0)
+        return -1;
+    return pm_local_instant(date, minutes, out);
+}
