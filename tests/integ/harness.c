@@ -433,3 +433,233 @@ void ts_raw_close(ts_raw *r)
     pm_rng_free(&r->rng);
     free(r);
 }
+
+/* ---- helpers for the hardening suites ---- */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include "pm_time.h"
+
+ts_raw *ts_raw_open_rcvbuf(ts_server *s, int rcvbuf)
+{
+    ts_raw *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    mbedtls_x509_crt_init(&r->ca);
+    mbedtls_ssl_init(&r->ssl);
+    mbedtls_net_init(&r->net);
+    pm_rng_init(&r->rng, "ts_raw");
+    pm_tls_conf_init(&r->conf, MBEDTLS_SSL_IS_CLIENT, &r->rng);
+    mbedtls_x509_crt_parse_file(&r->ca, s->ca);
+    mbedtls_ssl_conf_ca_chain(&r->conf, &r->ca, NULL);
+    mbedtls_ssl_conf_authmode(&r->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    int rc = -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+        r->net.fd = fd;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    }
+    if (rc == 0)
+        rc = mbedtls_ssl_setup(&r->ssl, &r->conf);
+    if (rc == 0)
+        rc = mbedtls_ssl_set_hostname(&r->ssl, "localhost");
+    mbedtls_ssl_set_bio(&r->ssl, &r->net, mbedtls_net_send, mbedtls_net_recv, NULL);
+    while (rc == 0 && (rc = mbedtls_ssl_handshake(&r->ssl)) != 0)
+        if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE)
+            break;
+    if (rc) {
+        ts_raw_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+int ts_raw_fd(ts_raw *r)
+{
+    return r->net.fd;
+}
+
+/* The next frame, decoded into a; NULL on close, timeout or garbage. */
+static Pm__Envelope *raw_next(ts_raw *r, pm_arena *a)
+{
+    uint8_t *body;
+    uint32_t len;
+    if (ts_raw_frame(r, 30000, &body, &len) != 1)
+        return NULL;
+    Pm__Envelope *e = pm__envelope__unpack(pm_arena_pbc(a), len, body);
+    free(body);
+    return e;
+}
+
+int ts_raw_login(ts_raw *r, const uint8_t *token)
+{
+    pm_arena a;
+    pm_arena_init(&a, 0);
+    int rc = -1;
+    Pm__Envelope *h = pc_env(&a, PM__ENVELOPE__BODY_HELLO), *resp;
+    h->hello = pm_msg_new(&a, &pm__hello__descriptor);
+    h->hello->protocol_version = PM_PROTOCOL_VERSION;
+    h->hello->client = "practiced-tests raw";
+    h->id = 1;
+    if (ts_raw_env(r, h) || !(resp = raw_next(r, &a)) ||
+        resp->body_case != PM__ENVELOPE__BODY_HELLO_OK)
+        goto out;
+    if (token) {
+        Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_RESUME);
+        e->resume = pm_msg_new(&a, &pm__resume__descriptor);
+        e->resume->token.data = (uint8_t *)token;
+        e->resume->token.len = 32;
+        e->resume->device = "raw test client";
+        e->id = 2;
+        if (ts_raw_env(r, e) || !(resp = raw_next(r, &a)) ||
+            resp->body_case != PM__ENVELOPE__BODY_LOGIN_OK)
+            goto out;
+    }
+    rc = 0;
+out:
+    pm_arena_free(&a);
+    return rc;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void ts_latency_of(uint64_t *samples, size_t n, ts_latency *out)
+{
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    if (!n)
+        return;
+    qsort(samples, n, sizeof *samples, cmp_u64);
+    out->p50_us = samples[(n - 1) / 2];
+    out->p99_us = samples[(size_t)((double)(n - 1) * 0.99)];
+    out->max_us = samples[n - 1];
+}
+
+struct ts_control {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pc_client *c;
+    char search[64];
+    int pause_ms;
+    int stop;
+    uint64_t *all, *recent;
+    size_t nall, nrecent, cap_all, cap_recent;
+    size_t errors_all, errors_recent;
+    char last_error[256];
+};
+
+static void push(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 1024;
+        uint64_t *g = realloc(*v, nc * sizeof *g);
+        if (!g)
+            return;
+        *v = g;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = x;
+}
+
+static void *control_main(void *ud)
+{
+    ts_control *t = ud;
+    for (unsigned i = 0;; i++) {
+        pthread_mutex_lock(&t->mu);
+        int stop = t->stop;
+        pthread_mutex_unlock(&t->mu);
+        if (stop)
+            break;
+        pm_arena a;
+        pm_arena_init(&a, 0);
+        Pm__Envelope *e, *resp;
+        if (*t->search && i % 2) {
+            e = pc_env(&a, PM__ENVELOPE__BODY_SEARCH_PATIENTS);
+            e->search_patients = pm_msg_new(&a, &pm__search_patients__descriptor);
+            e->search_patients->name = t->search;
+            e->search_patients->limit = 10;
+        } else {
+            e = pc_env(&a, PM__ENVELOPE__BODY_PING);
+            e->ping = pm_msg_new(&a, &pm__ping__descriptor);
+            e->ping->nonce = i;
+        }
+        uint64_t t0 = pm_mono_us();
+        int rc = pc_call(t->c, e, &a, &resp);
+        uint64_t us = pm_mono_us() - t0;
+        pthread_mutex_lock(&t->mu);
+        push(&t->all, &t->nall, &t->cap_all, us);
+        push(&t->recent, &t->nrecent, &t->cap_recent, us);
+        if (rc != PM_OK) {
+            t->errors_all++;
+            t->errors_recent++;
+            snprintf(t->last_error, sizeof t->last_error, "%s", pc_last_error(t->c));
+        }
+        pthread_mutex_unlock(&t->mu);
+        pm_arena_free(&a);
+        if (t->pause_ms)
+            usleep((useconds_t)t->pause_ms * 1000);
+    }
+    return NULL;
+}
+
+ts_control *ts_control_start(pc_client *c, const char *search, int pause_ms)
+{
+    ts_control *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    pthread_mutex_init(&t->mu, NULL);
+    t->c = c;
+    snprintf(t->search, sizeof t->search, "%s", search ? search : "");
+    t->pause_ms = pause_ms;
+    if (pthread_create(&t->thread, NULL, control_main, t) != 0) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void print_latency(const char *label, const ts_latency *l, const char *err)
+{
+    printf(
+        "      %s: %zu control requests, p50 %.2f ms, p99 %.2f ms, max %.2f ms, %zu errors%s%s\n",
+        label, l->n, (double)l->p50_us / 1000.0, (double)l->p99_us / 1000.0,
+        (double)l->max_us / 1000.0, l->errors, l->errors ? ": " : "", l->errors ? err : "");
+    fflush(stdout);
+}
+
+void ts_control_sample(ts_control *t, const char *label, ts_latency *out)
+{
+    pthread_mutex_lock(&t->mu);
+    ts_latency_of(t->recent, t->nrecent, out);
+    out->errors = t->errors_recent;
+    t->nrecent = 0;
+    t->errors_recent = 0;
+    char err[256];
+    snprintf(err, sizeof err, "%s", t->last_error);
+    pthread_mutex_unlock(&t->mu);
+    print_latency(label, out, err);
+}
+
+void ts_control_stop(ts_control *t, const char *label, ts_latency *out)
+{
+    pthread_mutex_lock(&t->mu);
+    t->stop = 1;
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->thread, NULL);
+    ts_latency_of(t->all, t->nall, out);
+    out->errors = t->errors_all;
+    print_latency(label, out, t->last_error);
+    pthread_mutex_destroy(&t->mu);
+    free(t->all);
+    free(t->recent);
+    free(t);
+}

@@ -61,4 +61,37 @@ int ts_raw_frame(ts_raw *r, int timeout_ms, uint8_t **body, uint32_t *len);
 /* Sends an Envelope as a frame. */
 int ts_raw_env(ts_raw *r, const Pm__Envelope *e);
 void ts_raw_close(ts_raw *r);
+
+/* ---- helpers for the hardening suites ---- */
+
+/* A raw TLS connection whose socket gets SO_RCVBUF = rcvbuf before it connects (a
+ * small receive window makes a client that stops reading fill the server's queue
+ * sooner). */
+ts_raw *ts_raw_open_rcvbuf(ts_server *s, int rcvbuf);
+/* The raw connection's socket, for writing bytes below TLS. */
+int ts_raw_fd(ts_raw *r);
+/* Hello, then (token != NULL) Resume with a 32-byte session token; 0 when both were
+ * answered as they should be. */
+int ts_raw_login(ts_raw *r, const uint8_t *token);
+
+/* Latency figures from a set of samples, in microseconds. */
+typedef struct ts_latency {
+    size_t n;
+    size_t errors;
+    uint64_t p50_us, p99_us, max_us;
+} ts_latency;
+/* Sorts samples in place and fills out. */
+void ts_latency_of(uint64_t *samples, size_t n, ts_latency *out);
+
+/* A control client: a thread that pings, then searches patients for `search` (if given),
+ * over and over with pause_ms between requests, timing every answer, until stopped. It
+ * takes c (a logged-in manager's client; nobody else may use it meanwhile). */
+typedef struct ts_control ts_control;
+ts_control *ts_control_start(pc_client *c, const char *search, int pause_ms);
+/* The figures since the previous sample (or the start), printed as "label: ..." and
+ * reset. */
+void ts_control_sample(ts_control *t, const char *label, ts_latency *out);
+/* Stops the thread and prints the figures for its whole life; the client is the
+ * caller's again. */
+void ts_control_stop(ts_control *t, const char *label, ts_latency *out);
 #endif
