@@ -18,3 +18,4 @@ target_compile_definitions(test_faults PRIVATE FAILFS_SO="$<TARGET_FILE:failfs>"
 add_dependencies(test_faults failfs)
 pm_test(test_tls_scan SOURCES integ/test_tls_scan.c LIBS pm_harness LABELS integ TIMEOUT 120)
 pm_test(test_check_corrupt SOURCES integ/test_check_corrupt.c LIBS pm_harness LABELS integ TIMEOUT 120)
+pm_test(test_bruteforce SOURCES integ/test_bruteforce.c LIBS pm_harness LABELS integ TIMEOUT 300)
