@@ -1,6 +1,7 @@
 /* practiced check: verifies a data directory offline (or beside a running server, on one
  * consistent snapshot). */
 #include "audit.h"
+#include "events.h"
 #include "patients.h"
 #include "pm_err.h"
 #include "pm_log.h"
@@ -87,12 +88,16 @@ static void check_events(MDB_txn *txn, store *st, report *rep, uint64_t *count)
             problem(rep, msg);
         }
         expect = seq + 1;
-        const uint8_t *p = v.mv_data;
+        const char *tp[EVENT_TOPICS_MAX];
+        size_t tl[EVENT_TOPICS_MAX], nt = 0;
+        size_t off = events_stored_topics(v.mv_data, v.mv_size, tp, tl, &nt);
         Pm__Event *ev = NULL;
-        if (v.mv_size >= 1 && v.mv_size >= 1u + p[0])
-            ev = pm__event__unpack(NULL, v.mv_size - 1 - p[0], p + 1 + p[0]);
-        if (!ev || ev->seq != seq || strlen(ev->topic) != p[0] ||
-            memcmp(ev->topic, p + 1, p[0]) != 0) {
+        if (off)
+            ev = pm__event__unpack(NULL, v.mv_size - off, (uint8_t *)v.mv_data + off);
+        int same = ev && ev->n_topics == nt;
+        for (size_t i = 0; same && i < nt; i++)
+            same = strlen(ev->topics[i]) == tl[i] && memcmp(ev->topics[i], tp[i], tl[i]) == 0;
+        if (!ev || ev->seq != seq || !same) {
             snprintf(msg, sizeof msg, "event %llu does not decode or disagrees with its key",
                      (unsigned long long)seq);
             problem(rep, msg);

@@ -4,6 +4,7 @@
 #include "auth.h"
 #include "events.h"
 #include "patients.h"
+#include "scheduling.h"
 #include "pm_err.h"
 #include "pm_log.h"
 #include "pm_time.h"
@@ -66,6 +67,58 @@ static const op ops[] = {
      .custom = events_unsubscribe},
 
     {PM__ENVELOPE__BODY_GET_STATS, "get_stats", R(MANAGER), 0, OP_READ, .read = op_stats},
+
+    /* scheduling set-up: the manager's; exceptions also the front desk's */
+    {PM__ENVELOPE__BODY_PUT_LOCATION, "put_location", R(MANAGER), 0, OP_WRITE,
+     .write = sched_put_location, .audit = "setup.location"},
+    {PM__ENVELOPE__BODY_PUT_ROOM, "put_room", R(MANAGER), 0, OP_WRITE, .write = sched_put_room,
+     .audit = "setup.room"},
+    {PM__ENVELOPE__BODY_PUT_PROVIDER, "put_provider", R(MANAGER), 0, OP_WRITE,
+     .write = sched_put_provider, .audit = "setup.provider"},
+    {PM__ENVELOPE__BODY_PUT_VISIT_TYPE, "put_visit_type", R(MANAGER), 0, OP_WRITE,
+     .write = sched_put_visit_type, .audit = "setup.visit_type"},
+    {PM__ENVELOPE__BODY_PUT_TEMPLATE, "put_template", R(MANAGER), 0, OP_WRITE,
+     .write = sched_put_template, .audit = "setup.template"},
+    {PM__ENVELOPE__BODY_DELETE_TEMPLATE, "delete_template", R(MANAGER), 0, OP_WRITE,
+     .write = sched_delete_template, .audit = "setup.template_delete"},
+    {PM__ENVELOPE__BODY_PUT_HOLIDAY, "put_holiday", R(MANAGER), 0, OP_WRITE,
+     .write = sched_put_holiday, .audit = "setup.holiday"},
+    {PM__ENVELOPE__BODY_DELETE_HOLIDAY, "delete_holiday", R(MANAGER), 0, OP_WRITE,
+     .write = sched_delete_holiday, .audit = "setup.holiday_delete"},
+    {PM__ENVELOPE__BODY_ADD_EXCEPTION, "add_exception", R(MANAGER) | R(RECEPTIONIST), 0, OP_WRITE,
+     .write = sched_add_exception, .audit = "setup.exception"},
+    {PM__ENVELOPE__BODY_DELETE_EXCEPTION, "delete_exception", R(MANAGER) | R(RECEPTIONIST), 0,
+     OP_WRITE, .write = sched_delete_exception, .audit = "setup.exception_delete"},
+    {PM__ENVELOPE__BODY_GET_SETUP, "get_setup", STAFF, 0, OP_READ, .read = sched_get_setup},
+
+    /* appointments */
+    {PM__ENVELOPE__BODY_BOOK, "book", R(MANAGER) | R(RECEPTIONIST), 0, OP_WRITE,
+     .write = sched_book, .audit = "appointment.book"},
+    {PM__ENVELOPE__BODY_MOVE, "move", R(MANAGER) | R(RECEPTIONIST), 0, OP_WRITE,
+     .write = sched_move, .audit = "appointment.move"},
+    {PM__ENVELOPE__BODY_CANCEL, "cancel", R(MANAGER) | R(RECEPTIONIST), 0, OP_WRITE,
+     .write = sched_cancel, .audit = "appointment.cancel"},
+    {PM__ENVELOPE__BODY_MARK_NO_SHOW, "mark_no_show", R(MANAGER) | R(RECEPTIONIST), 0, OP_WRITE,
+     .write = sched_no_show, .audit = "appointment.no_show"},
+    {PM__ENVELOPE__BODY_SET_NOTES, "set_notes", R(MANAGER) | R(RECEPTIONIST) | R(CLINICIAN), 0,
+     OP_WRITE, .write = sched_set_notes, .audit = "appointment.notes"},
+    {PM__ENVELOPE__BODY_GET_APPOINTMENT, "get_appointment", STAFF, 0, OP_READ,
+     .read = sched_get_appointment, .audit = "appointment.read"},
+    {PM__ENVELOPE__BODY_FIND_SLOTS, "find_slots", STAFF, 0, OP_READ, .read = sched_find_slots},
+    {PM__ENVELOPE__BODY_GET_SCHEDULE, "get_schedule", STAFF, 0, OP_READ, .read = sched_get_schedule,
+     .audit = "schedule.read"},
+    {PM__ENVELOPE__BODY_PATIENT_APPOINTMENTS, "patient_appointments", STAFF, 0, OP_READ,
+     .read = sched_patient_appointments, .audit = "appointment.list"},
+
+    /* the waitlist */
+    {PM__ENVELOPE__BODY_ADD_TO_WAITLIST, "add_to_waitlist", R(MANAGER) | R(RECEPTIONIST), 0,
+     OP_WRITE, .write = waitlist_add, .audit = "waitlist.add"},
+    {PM__ENVELOPE__BODY_REMOVE_FROM_WAITLIST, "remove_from_waitlist", R(MANAGER) | R(RECEPTIONIST),
+     0, OP_WRITE, .write = waitlist_remove, .audit = "waitlist.remove"},
+    {PM__ENVELOPE__BODY_LIST_WAITLIST, "list_waitlist", R(MANAGER) | R(RECEPTIONIST) | R(CLINICIAN),
+     0, OP_READ, .read = waitlist_list, .audit = "waitlist.read"},
+    {PM__ENVELOPE__BODY_ANSWER_OFFER, "answer_offer", R(MANAGER) | R(RECEPTIONIST), 0, OP_WRITE,
+     .write = waitlist_answer, .audit = "waitlist.answer"},
 };
 
 #define NOPS PM_ARRAY_LEN(ops)
@@ -225,19 +278,23 @@ static void drop_events(req *r)
     r->nevents = 0;
 }
 
-int req_event(req *r, wctx *ctx, const char *topic, Pm__Event *ev)
+int req_event(req *r, wctx *ctx, const char *const *topics, size_t ntopics, Pm__Event *ev)
 {
+    if (ntopics > PM_ARRAY_LEN(r->events[0].topics))
+        return PM_E_INTERNAL;
     struct req_event *grown = realloc(r->events, sizeof *grown * (r->nevents + 1));
     if (!grown)
         return PM_E_NOMEM;
     r->events = grown;
     sframe *f;
-    int rc = events_append(ctx, topic, ev, &f);
+    int rc = events_append(ctx, topics, ntopics, ev, &f);
     if (rc)
         return rc;
-    r->events[r->nevents].frame = f;
-    snprintf(r->events[r->nevents].topic, sizeof r->events[r->nevents].topic, "%s", topic);
-    r->nevents++;
+    struct req_event *re = &r->events[r->nevents++];
+    re->frame = f;
+    re->ntopics = ntopics;
+    for (size_t i = 0; i < ntopics; i++)
+        snprintf(re->topics[i], sizeof re->topics[i], "%s", topics[i]);
     return PM_OK;
 }
 
@@ -258,6 +315,8 @@ static sframe *pack_answer(req *r, uint64_t id)
             err.field = (char *)r->err_field;
         err.fields = r->fields;
         err.n_fields = r->nfields;
+        err.conflicts = r->conflicts;
+        err.n_conflicts = r->nconflicts;
         err.retry_after_ms = r->retry_after_ms;
     }
     env.id = id;
@@ -286,6 +345,19 @@ static void record_stats(req *r, uint64_t handler_us)
 void req_finish(req *r)
 {
     conn *c = r->c;
+    if (!c) { /* the server's own work: nobody to answer */
+        for (size_t i = 0; i < r->nevents; i++)
+            for (size_t t = 0; t < r->events[i].ntopics; t++)
+                events_publish(r->events[i].frame, r->events[i].topics[t]);
+        if (r->status && r->status != PM_E_NOT_FOUND)
+            pm_warn("%s: %s", r->audit_action ? r->audit_action : "system job",
+                    r->err_msg ? r->err_msg : pm_strerror(r->status));
+        drop_events(r);
+        sframe_unref(r->answer);
+        pm_arena_free(&r->arena);
+        free(r);
+        return;
+    }
     if (!r->answer || r->status != r->answer_status) {
         if (r->status)
             drop_events(r);
@@ -297,8 +369,11 @@ void req_finish(req *r)
     } else if (!c->closing) {
         conn_send(c, r->answer);
     }
+    /* a subscriber of several of an event's topics gets it once: publishing skips
+     * connections that already have its sequence number */
     for (size_t i = 0; i < r->nevents; i++)
-        events_publish(r->events[i].frame, r->events[i].topic);
+        for (size_t t = 0; t < r->events[i].ntopics; t++)
+            events_publish(r->events[i].frame, r->events[i].topics[t]);
     record_stats(r, r->handler_us ? r->handler_us : pm_mono_us() - r->t0_us);
     drop_events(r);
     sframe_unref(r->answer);
@@ -306,6 +381,37 @@ void req_finish(req *r)
     free(r->frame);
     free(r);
     conn_request_done(c);
+}
+
+req *req_system(const char *action)
+{
+    req *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    pm_arena_init(&r->arena, 0);
+    r->env = pm_msg_new(&r->arena, &pm__envelope__descriptor);
+    if (!r->env) {
+        free(r);
+        return NULL;
+    }
+    r->t0_us = pm_mono_us();
+    r->answer_status = -1;
+    r->role = PM__ROLE__MANAGER;
+    r->username = "practiced";
+    r->device = "practiced";
+    r->audit_action = action;
+    return r;
+}
+
+void req_clear_error(req *r)
+{
+    r->status = 0;
+    r->err_msg = r->err_field = NULL;
+    r->fields = NULL;
+    r->nfields = 0;
+    r->conflicts = NULL;
+    r->nconflicts = 0;
+    r->retry_after_ms = 0;
 }
 
 /* ---- the writer path ---- */
@@ -387,12 +493,20 @@ static int idem_store(req *r, wctx *ctx)
     return store_put(ctx->txn, store_dbi(ctx->st, DB_IDEM_TIME), tkey, 8 + klen, "", 0);
 }
 
+/* The audit action of a request, or NULL when it is not audited. */
+static const char *audited(const req *r)
+{
+    if (r->audit_action)
+        return r->audit_action;
+    return r->op ? r->op->audit : NULL;
+}
+
 static int audit_req(req *r, MDB_txn *txn, int status)
 {
     audit_info ai = {
         .username = r->username,
         .device = r->device,
-        .action = r->op && r->op->audit ? r->op->audit : (r->op ? r->op->name : "request"),
+        .action = audited(r) ? audited(r) : (r->op ? r->op->name : "request"),
         .record = r->audit_record,
         .detail = status && r->err_msg ? r->err_msg : r->audit_detail,
         .outcome = status == 0                        ? PM__OUTCOME__SUCCESS
@@ -411,11 +525,7 @@ static void reset_output(req *r)
     sframe_unref(r->answer);
     r->answer = NULL;
     r->resp = NULL;
-    r->status = 0;
-    r->err_msg = r->err_field = NULL;
-    r->fields = NULL;
-    r->nfields = 0;
-    r->retry_after_ms = 0;
+    req_clear_error(r);
 }
 
 /* Errors a retry with the same key should see again; others (storage, internal) are
@@ -447,7 +557,7 @@ static int write_run(wjob *j, wctx *ctx)
             r->status = rc;
         return rc;
     }
-    if (r->op && r->op->audit && (rc = audit_req(r, ctx->txn, r->status)))
+    if (audited(r) && (rc = audit_req(r, ctx->txn, r->status)))
         return rc;
     r->answer = pack_answer(r, r->id);
     if (!r->answer)
@@ -469,7 +579,7 @@ static int write_failed(wjob *j, wctx *ctx, int rc)
     if (!r->status)
         r->status = rc;
     int arc = PM_OK;
-    if (r->op && r->op->audit)
+    if (audited(r))
         arc = audit_req(r, ctx->txn, r->status);
     r->answer = pack_answer(r, r->id);
     r->answer_status = r->status;

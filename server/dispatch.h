@@ -39,7 +39,8 @@ struct op {
 
 struct req_event {
     sframe *frame;
-    char topic[64];
+    char topics[4][64];
+    size_t ntopics;
 };
 
 struct req {
@@ -65,10 +66,13 @@ struct req {
     const char *err_field;
     Pm__FieldError **fields;
     size_t nfields;
+    uint64_t *conflicts; /* appointments a booking conflicts with (arena) */
+    size_t nconflicts;
     uint32_t retry_after_ms;
     sframe *answer; /* packed answer; built on the thread that finished the work */
 
     /* what the audit entry says about it */
+    const char *audit_action; /* overrides the op's (the server's own jobs) */
     const char *audit_record;
     const char *audit_detail;
     const char **audit_also; /* further records disclosed (search results) */
@@ -104,8 +108,15 @@ int req_fail(req *r, int code, const char *field, const char *fmt, ...)
 int req_field_error(req *r, const char *field, const char *msg);
 /* A new response envelope of the given body case (its body is set by the caller). */
 Pm__Envelope *req_respond(req *r, Pm__Envelope__BodyCase body);
-/* Writes ev to the event log in the job's transaction and queues it for publishing. */
-int req_event(req *r, wctx *ctx, const char *topic, Pm__Event *ev);
+/* Writes ev to the event log in the job's transaction, under up to four topics, and
+ * queues it for publishing after the commit. */
+int req_event(req *r, wctx *ctx, const char *const *topics, size_t ntopics, Pm__Event *ev);
+
+/* A request the server makes of itself (expiring offers...): no connection, acting as
+ * "practiced"; submit it with req_submit_write. Its events are published as usual. */
+req *req_system(const char *action);
+/* Forgets an error a handler set, when the request goes on regardless. */
+void req_clear_error(req *r);
 
 /* Sends the answer, publishes events, frees the request. Loop thread. */
 void req_finish(req *r);

@@ -9,19 +9,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOPIC_MAX     63
 #define TOPICS_MAX    64
 #define BUCKETS       256
 #define REPLAY_MAX    100000
 #define ENV_EVENT_TAG ((PM__ENVELOPE__BODY_EVENT << 3) | 2)
 
-/* Who may watch what. Topics not listed are refused. */
+#define STAFF_ROLES                                                                                \
+    (ROLE_BIT(PM__ROLE__MANAGER) | ROLE_BIT(PM__ROLE__RECEPTIONIST) |                              \
+     ROLE_BIT(PM__ROLE__CLINICIAN) | ROLE_BIT(PM__ROLE__BILLER))
+
+/* Who may watch what: a name, or a prefix ending in '/'. Topics not listed are refused. */
 static const struct {
     const char *name;
     unsigned roles;
 } topic_perms[] = {
-    {"patients", ROLE_BIT(PM__ROLE__MANAGER) | ROLE_BIT(PM__ROLE__RECEPTIONIST) |
-                     ROLE_BIT(PM__ROLE__CLINICIAN) | ROLE_BIT(PM__ROLE__BILLER)},
+    {"patients", STAFF_ROLES},
+    {"setup", STAFF_ROLES},
+    {"schedule/provider/", STAFF_ROLES},
+    {"schedule/location/", STAFF_ROLES},
+    {"waitlist", ROLE_BIT(PM__ROLE__MANAGER) | ROLE_BIT(PM__ROLE__RECEPTIONIST)},
 };
 
 struct topic;
@@ -80,9 +86,14 @@ static void topic_drop_if_empty(struct topic *t)
 
 int events_topic_allowed(const char *topic, int role)
 {
-    for (size_t i = 0; i < PM_ARRAY_LEN(topic_perms); i++)
-        if (strcmp(topic_perms[i].name, topic) == 0)
+    for (size_t i = 0; i < PM_ARRAY_LEN(topic_perms); i++) {
+        const char *name = topic_perms[i].name;
+        size_t n = strlen(name);
+        int match = name[n - 1] == '/' ? strncmp(topic, name, n) == 0 && topic[n]
+                                       : strcmp(topic, name) == 0;
+        if (match)
             return (topic_perms[i].roles & ROLE_BIT(role)) != 0;
+    }
     return 0;
 }
 
@@ -113,30 +124,61 @@ void events_conn_closed(conn *c)
 
 /* ---- writer side ---- */
 
-int events_append(wctx *ctx, const char *topic, Pm__Event *ev, sframe **out)
+size_t events_stored_topics(const uint8_t *p, size_t n, const char *topics[EVENT_TOPICS_MAX],
+                            size_t lens[EVENT_TOPICS_MAX], size_t *ntopics)
+{
+    if (n < 1 || p[0] == 0 || p[0] > EVENT_TOPICS_MAX)
+        return 0;
+    size_t off = 1;
+    *ntopics = p[0];
+    for (size_t i = 0; i < *ntopics; i++) {
+        if (off >= n || p[off] == 0 || off + 1 + p[off] > n)
+            return 0;
+        lens[i] = p[off];
+        topics[i] = (const char *)p + off + 1;
+        off += 1 + p[off];
+    }
+    return off;
+}
+
+/* Stored: the number of topics, each as a length and its bytes, then the Event. */
+int events_append(wctx *ctx, const char *const *topics, size_t ntopics, Pm__Event *ev, sframe **out)
 {
     MDB_dbi dbi = store_dbi(ctx->st, DB_EVENTS);
     uint64_t last;
     int rc = store_last_u64(ctx->txn, dbi, &last);
     if (rc)
         return rc;
-    size_t tlen = strlen(topic);
-    if (tlen == 0 || tlen > TOPIC_MAX)
+    if (ntopics == 0 || ntopics > EVENT_TOPICS_MAX)
         return PM_E_INTERNAL;
+    size_t head = 1;
+    for (size_t i = 0; i < ntopics; i++) {
+        size_t tl = strlen(topics[i]);
+        if (tl == 0 || tl > TOPIC_MAX)
+            return PM_E_INTERNAL;
+        head += 1 + tl;
+    }
     ev->seq = last + 1;
     ev->time = ctx->now;
-    ev->topic = (char *)topic;
+    ev->topics = (char **)topics;
+    ev->n_topics = ntopics;
     size_t plen = pm__event__get_packed_size(ev);
     uint8_t key[8];
     pm_put_u64(key, ev->seq);
-    MDB_val k = {8, key}, v = {1 + tlen + plen, NULL};
+    MDB_val k = {8, key}, v = {head + plen, NULL};
     rc = mdb_put(ctx->txn, dbi, &k, &v, MDB_RESERVE | MDB_APPEND);
     if (rc)
         return pm_err_from_mdb(rc);
     uint8_t *p = v.mv_data;
-    p[0] = (uint8_t)tlen;
-    memcpy(p + 1, topic, tlen);
-    pm__event__pack(ev, p + 1 + tlen);
+    size_t off = 1;
+    p[0] = (uint8_t)ntopics;
+    for (size_t i = 0; i < ntopics; i++) {
+        size_t tl = strlen(topics[i]);
+        p[off] = (uint8_t)tl;
+        memcpy(p + off + 1, topics[i], tl);
+        off += 1 + tl;
+    }
+    pm__event__pack(ev, p + head);
 
     Pm__Envelope env = PM__ENVELOPE__INIT;
     env.body_case = PM__ENVELOPE__BODY_EVENT;
@@ -164,10 +206,12 @@ int events_expire(wctx *ctx, uint64_t before, unsigned max, unsigned *removed)
         /* The newest event stays, so its number is never handed out again. */
         if (k.mv_size != 8 || pm_get_u64(k.mv_data) >= last)
             break;
-        const uint8_t *p = v.mv_data;
-        if (v.mv_size < 1 || v.mv_size < 1u + p[0])
+        const char *tp[EVENT_TOPICS_MAX];
+        size_t tl[EVENT_TOPICS_MAX], nt;
+        size_t off = events_stored_topics(v.mv_data, v.mv_size, tp, tl, &nt);
+        if (!off)
             break;
-        Pm__Event *ev = pm__event__unpack(NULL, v.mv_size - 1 - p[0], p + 1 + p[0]);
+        Pm__Event *ev = pm__event__unpack(NULL, v.mv_size - off, (uint8_t *)v.mv_data + off);
         uint64_t t = ev ? ev->time : 0;
         if (ev)
             pm__event__free_unpacked(ev, NULL);
@@ -275,12 +319,16 @@ void events_subscribe(req *r)
         k.mv_data = key;
         for (int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); g == 0;
              g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            const uint8_t *p = v.mv_data;
-            if (k.mv_size != 8 || v.mv_size < 1 || v.mv_size < 1u + p[0])
+            const char *tp[EVENT_TOPICS_MAX];
+            size_t tl[EVENT_TOPICS_MAX], nt;
+            size_t off = events_stored_topics(v.mv_data, v.mv_size, tp, tl, &nt);
+            if (k.mv_size != 8 || !off)
                 continue;
             int match = 0;
             for (size_t i = 0; i < s->n_topics && !match; i++)
-                match = strlen(s->topics[i]) == p[0] && memcmp(s->topics[i], p + 1, p[0]) == 0;
+                for (size_t j = 0; j < nt && !match; j++)
+                    match =
+                        strlen(s->topics[i]) == tl[j] && memcmp(s->topics[i], tp[j], tl[j]) == 0;
             if (!match)
                 continue;
             if (nreplay == REPLAY_MAX) {
@@ -296,8 +344,8 @@ void events_subscribe(req *r)
                 }
                 replay = grown;
             }
-            sframe *f =
-                frame_from_stored(pm_get_u64(k.mv_data), p + 1 + p[0], v.mv_size - 1 - p[0]);
+            sframe *f = frame_from_stored(pm_get_u64(k.mv_data), (const uint8_t *)v.mv_data + off,
+                                          v.mv_size - off);
             if (!f) {
                 rc = PM_E_NOMEM;
                 break;

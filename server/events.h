@@ -12,9 +12,16 @@
 
 struct req;
 
-/* Writer thread: appends ev (seq and time assigned here) to the log under topic and
+#define EVENT_TOPICS_MAX 4
+#define TOPIC_MAX        63
+
+/* Writer thread: appends ev (seq and time assigned here) to the log under its topics and
  * returns the frame subscribers will get. */
-int events_append(wctx *ctx, const char *topic, Pm__Event *ev, sframe **out);
+int events_append(wctx *ctx, const char *const *topics, size_t ntopics, Pm__Event *ev,
+                  sframe **out);
+/* A stored event's topics and where its encoded Event starts: 0 if malformed. */
+size_t events_stored_topics(const uint8_t *p, size_t n, const char *topics[EVENT_TOPICS_MAX],
+                            size_t lens[EVENT_TOPICS_MAX], size_t *ntopics);
 /* Loop thread: sends f to every subscriber of topic that has not had it. */
 void events_publish(sframe *f, const char *topic);
 /* Whether role may subscribe to topic. */

@@ -354,7 +354,7 @@ static int keyset_apply(MDB_txn *txn, const keyset *ks, int put)
 
 /* ---- records ---- */
 
-static int patient_load(MDB_txn *txn, uint64_t id, pm_arena *a, Pm__Patient **out)
+int patient_load(MDB_txn *txn, uint64_t id, pm_arena *a, Pm__Patient **out)
 {
     uint8_t k[8];
     pm_put_u64(k, id);
@@ -385,7 +385,8 @@ static int patient_event(req *r, wctx *ctx, const char *action, Pm__Patient *p)
     pc->patient = p;
     ev->body_case = PM__EVENT__BODY_PATIENT_CHANGED;
     ev->patient_changed = pc;
-    return req_event(r, ctx, TOPIC_PATIENTS, ev);
+    static const char *const topics[] = {TOPIC_PATIENTS};
+    return req_event(r, ctx, topics, 1, ev);
 }
 
 static int respond_patient(req *r, Pm__Patient *p)

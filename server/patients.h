@@ -18,6 +18,9 @@ int patients_get(struct req *r, MDB_txn *txn);
 int patients_search(struct req *r, MDB_txn *txn);
 int patients_list(struct req *r, MDB_txn *txn);
 
+/* A patient record by id (the MRN without its check digit). */
+int patient_load(MDB_txn *txn, uint64_t id, pm_arena *a, Pm__Patient **out);
+
 /* MRN: the decimal id followed by a Luhn check digit, e.g. id 10001 -> "100016". */
 void mrn_format(uint64_t id, char out[24]);
 /* Parses an MRN (spaces and dashes ignored); 0 on success. */

@@ -7,6 +7,7 @@
 #include "pm_log.h"
 #include "pm_time.h"
 #include "pm_util.h"
+#include "scheduling.h"
 #include "server.h"
 
 #include <errno.h>
@@ -67,6 +68,8 @@ static void serve_usage(FILE *f)
             "  --frame-timeout SECS    a request must arrive whole within this (default 30)\n"
             "  --max-output KIB        output queued for one connection before it is cut off\n"
             "                          as too slow (default 32768)\n"
+            "  --late-cancel-hours H   a cancellation under H hours before is late (default 24)\n"
+            "  --offer-ttl SECS        a waitlist offer holds its slot this long (default 900)\n"
             "  --max-batch N           writes per commit at most (default 512; 1 turns group\n"
             "                          commit off, for comparison)\n"
             "  --writer-delay-ms MS    testing: hold each write batch this long\n",
@@ -191,6 +194,7 @@ static void on_tick(uv_timer_t *t)
     static unsigned ticks;
     (void)t;
     auth_tick();
+    waitlist_tick();
     if (++ticks % MAINTENANCE_S == 0)
         maintenance();
 }
@@ -301,6 +305,8 @@ int cmd_serve(int argc, char **argv)
         {"frame-timeout", required_argument, 0, 'F'},
         {"max-batch", required_argument, 0, 'B'},
         {"max-output", required_argument, 0, 'O'},
+        {"late-cancel-hours", required_argument, 0, 'H'},
+        {"offer-ttl", required_argument, 0, 'o'},
         {"writer-delay-ms", required_argument, 0, 'W'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -354,6 +360,14 @@ int cmd_serve(int argc, char **argv)
             break;
         case 'e':
             bad |= parse_u32(optarg, &cfg->event_retention_s);
+            break;
+        case 'H':
+            bad |= parse_u32(optarg, &u) || u > 24 * 30;
+            sched_cfg.late_cancel_s = u * 3600;
+            break;
+        case 'o':
+            bad |= parse_u32(optarg, &u) || u == 0 || u > 7 * 86400;
+            sched_cfg.offer_ttl_s = u;
             break;
         case 'O':
             bad |= parse_u32(optarg, &u) || u < 64;

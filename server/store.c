@@ -22,7 +22,13 @@ static const char *const db_names[DB_COUNT] = {
     [DB_PAT_PHONE] = "pat_phone", [DB_AUDIT] = "audit",
     [DB_AUDIT_REC] = "audit_rec", [DB_AUDIT_USER] = "audit_user",
     [DB_EVENTS] = "events",       [DB_IDEM] = "idem",
-    [DB_IDEM_TIME] = "idem_time",
+    [DB_IDEM_TIME] = "idem_time", [DB_SETUP] = "setup",
+    [DB_EXC_IDX] = "exc_idx",     [DB_APPTS] = "appts",
+    [DB_APPT_PROV] = "appt_prov", [DB_APPT_PAT] = "appt_pat",
+    [DB_APPT_ROOM] = "appt_room", [DB_APPT_LOC] = "appt_loc",
+    [DB_SERIES] = "series",       [DB_WAITLIST] = "waitlist",
+    [DB_WAIT_IDX] = "wait_idx",   [DB_OFFERS] = "offers",
+    [DB_OFFER_EXP] = "offer_exp", [DB_OFFER_SLOT] = "offer_slot",
 };
 
 struct store {

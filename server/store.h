@@ -30,7 +30,21 @@ enum store_db {
     DB_AUDIT_USER, /* username 0 block(u64) -> "": the user has entries in that block */
     DB_EVENTS,     /* seq(u64) -> pm.Event */
     DB_IDEM,       /* key account(u64) -> pm.StoredAnswer */
-    DB_IDEM_TIME,  /* time(u64) account(u64) key -> "" */
+    DB_IDEM_TIME,  /* time(u64) key account(u64) -> "" */
+    DB_SETUP,      /* kind ':' code... -> Location, Room, Provider, VisitType, Template,
+                      Holiday, Exception (see sched_setup.c) */
+    DB_EXC_IDX,    /* provider 0 end(u64) id(u64) -> "" */
+    DB_APPTS,      /* id(u64) -> pm.Appointment */
+    DB_APPT_PROV,  /* provider 0 start(u64) id(u64) -> end(u64) status(u8) */
+    DB_APPT_PAT,   /* mrn 0 start(u64) id(u64) -> end(u64) status(u8) */
+    DB_APPT_ROOM,  /* room 0 start(u64) id(u64) -> end(u64) status(u8) */
+    DB_APPT_LOC,   /* location 0 start(u64) id(u64) -> end(u64) status(u8) */
+    DB_SERIES,     /* id(u64) -> pm.StoredSeries */
+    DB_WAITLIST,   /* id(u64) -> pm.WaitlistEntry */
+    DB_WAIT_IDX,   /* 255-priority(u8) created(u64) id(u64) -> "" (waiting entries) */
+    DB_OFFERS,     /* id(u64) -> pm.Offer */
+    DB_OFFER_EXP,  /* expires(u64) id(u64) -> "" (open offers) */
+    DB_OFFER_SLOT, /* provider 0 start(u64) entry(u64) -> offer id(u64) */
     DB_COUNT
 };
 
