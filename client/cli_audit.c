@@ -127,6 +127,7 @@ static int audit_pages(cli *c, const audit_args *q, audit_out *out)
             qa->until = (uint64_t)q->until;
             qa->limit = (uint32_t)(left < AUDIT_PAGE_MAX ? left : AUDIT_PAGE_MAX);
             qa->after_seq = after;
+            qa->newest = !q->since; /* without --since: the latest entries */
         }
         int rc = cli_call(c, e, &a, PM__ENVELOPE__BODY_AUDIT_LIST, &resp);
         if (rc == CLI_EXIT_OK) {

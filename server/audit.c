@@ -202,6 +202,7 @@ typedef struct seq_iter {
     int desc;
     int started;
     uint64_t from;      /* ascending walks start here */
+    uint64_t before;    /* descending walks stop short of this (0: the end) */
     uint64_t last;      /* the newest seq */
     uint64_t next, end; /* the block being expanded: next to yield, and its far end */
     int in_block;
@@ -215,7 +216,8 @@ static int index_next(seq_iter *it, uint64_t *num)
         it->started = 1;
         uint8_t key[512];
         size_t klen;
-        uint64_t start = it->desc ? UINT64_MAX : it->from / it->unit;
+        uint64_t start = it->desc ? (it->before ? (it->before - 1) / it->unit + 1 : UINT64_MAX)
+                                  : it->from / it->unit;
         if (it->prefix) {
             memcpy(key, it->prefix, it->plen);
             key[it->plen] = 0;
@@ -260,6 +262,8 @@ static int iter_next(seq_iter *it, uint64_t *seq)
             it->next = it->desc ? s - 1 : s + 1;
             if (!it->desc && s < it->from)
                 continue;
+            if (it->desc && it->before && s >= it->before)
+                continue;
             *seq = s;
             return 1;
         }
@@ -267,6 +271,8 @@ static int iter_next(seq_iter *it, uint64_t *seq)
         if (!index_next(it, &num))
             return 0;
         if (it->unit == 1) {
+            if (it->desc && it->before && num >= it->before)
+                continue;
             *seq = num;
             return 1;
         }
@@ -313,9 +319,10 @@ int audit_query(req *r, MDB_txn *txn)
     if (it.plen > 400)
         return req_fail(r, PM_E_INVALID_ARGUMENT, it.prefix == q->mrn ? "mrn" : "username",
                         "too long");
-    it.desc = !q->after_seq && !q->since;
+    it.desc = q->newest;
     it.from = q->after_seq + 1;
-    if (q->since) {
+    it.before = q->before_seq;
+    if (q->since && !it.desc) {
         uint64_t s = seq_at_time(r, txn, q->since, last);
         if (s > it.from)
             it.from = s;
@@ -382,7 +389,9 @@ int audit_query(req *r, MDB_txn *txn)
     al->entries = out;
     al->n_entries = n;
     al->chain_ok = chain_ok;
-    /* Paging goes forward: a newest-first page has nothing after it. */
-    al->next_after_seq = (more && !it.desc && n) ? out[n - 1]->seq : 0;
+    if (it.desc)
+        al->next_before_seq = (more && n) ? out[0]->seq : 0;
+    else
+        al->next_after_seq = (more && n) ? out[n - 1]->seq : 0;
     return PM_OK;
 }

@@ -383,14 +383,33 @@ static void test_audit_by_user_pages(void **state)
             assert_int_equal(ts_get_patient(R, &a, mrn, NULL), PM_OK);
         pm_arena_free(&a);
     }
-    /* newest first page: the last 100, oldest of them first */
-    Pm__AuditList *al = audit(M, &a, NULL, "auditee");
-    assert_int_equal(al->n_entries, 100);
-    for (size_t i = 0; i < al->n_entries; i++) {
-        assert_string_equal(al->entries[i]->username, "auditee");
-        if (i)
-            assert_true(al->entries[i]->seq > al->entries[i - 1]->seq);
-    }
+    /* the newest pages, back to the first: the last 100, oldest of them first, and so on */
+    Pm__Envelope *ne = pc_env(&a, PM__ENVELOPE__BODY_QUERY_AUDIT), *nresp;
+    Pm__QueryAudit *nq = pm_msg_new(&a, &pm__query_audit__descriptor);
+    nq->username = "auditee";
+    nq->newest = 1;
+    ne->query_audit = nq;
+    int back = 0, back_pages = 0;
+    uint64_t floor = UINT64_MAX;
+    do {
+        ne->request_key.len = 0;
+        assert_int_equal(pc_call(M, ne, &a, &nresp), PM_OK);
+        Pm__AuditList *al = nresp->audit_list;
+        if (back_pages == 0)
+            assert_int_equal(al->n_entries, 100);
+        for (size_t i = 0; i < al->n_entries; i++) {
+            assert_string_equal(al->entries[i]->username, "auditee");
+            assert_true(al->entries[i]->seq < floor); /* every page older than the last */
+            if (i)
+                assert_true(al->entries[i]->seq > al->entries[i - 1]->seq);
+        }
+        if (al->n_entries)
+            floor = al->entries[0]->seq;
+        back += (int)al->n_entries;
+        nq->before_seq = al->next_before_seq;
+        back_pages++;
+    } while (nq->before_seq && back_pages < 40);
+    assert_int_equal(back, reads + 2);
     /* paging forward from the start finds every one: login, password change, reads */
     Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_QUERY_AUDIT), *resp;
     Pm__QueryAudit *q = pm_msg_new(&a, &pm__query_audit__descriptor);
