@@ -7,6 +7,7 @@
 #include "pm_log.h"
 #include "pm_time.h"
 #include "pm_util.h"
+#include "scheduling.h"
 #include "server.h"
 
 #include <argon2.h>
@@ -220,6 +221,7 @@ static session *session_add(const uint8_t hash[32], const Pm__Account *a, const 
     s->role = a->role;
     s->must_change = a->must_change_password;
     snprintf(s->username, sizeof s->username, "%s", a->username);
+    snprintf(s->location, sizeof s->location, "%s", a->location);
     snprintf(s->device, sizeof s->device, "%s", device ? device : "");
     s->expires_wall = expires_wall;
     uint64_t now_wall = pm_wall_s(), now_ms = pm_mono_ms();
@@ -384,6 +386,7 @@ int auth_gate(req *r)
         r->account_id = s->account_id;
         r->role = s->role;
         r->username = pm_arena_strdup(&r->arena, s->username);
+        r->location = pm_arena_strdup(&r->arena, s->location);
         r->device = pm_arena_printf(&r->arena, "%s (%s)", s->device, c->peer);
     } else {
         r->device = pm_arena_printf(&r->arena, "(%s)", c->peer);
@@ -976,9 +979,17 @@ void accounts_create_device(req *r)
                       "1 to 32 of a-z, 0-9, '.', '_' or '-', starting with a letter");
         return;
     }
-    size_t ll = strlen(cd->location);
-    if (ll > 60 || !pm_utf8_valid(cd->location, ll, 0)) {
-        acct_fail_now(r, PM_E_INVALID_ARGUMENT, "location", "at most 60 characters of text");
+    MDB_txn *txn;
+    int known = 0;
+    if (store_read_begin(srv.st, &txn) == PM_OK) {
+        Pm__Location *loc;
+        known = sched_code_valid(cd->location) &&
+                setup_location(txn, cd->location, &r->arena, &loc) == PM_OK;
+        store_read_end(srv.st);
+    }
+    if (!known) {
+        acct_fail_now(r, PM_E_INVALID_ARGUMENT, "location",
+                      "the location whose board it shows (set up with 'practice location add')");
         return;
     }
     snprintf(as->username, sizeof as->username, "%s", cd->name);

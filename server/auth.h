@@ -24,6 +24,7 @@ typedef struct session {
     int must_change;
     char username[64];
     char device[64];
+    char location[64];        /* display devices: their location */
     uint64_t expires_wall;    /* UTC seconds */
     uint64_t abs_deadline_ms; /* monotonic */
     uint64_t last_active_ms;  /* monotonic */

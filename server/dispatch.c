@@ -3,6 +3,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "events.h"
+#include "flow.h"
 #include "patients.h"
 #include "scheduling.h"
 #include "pm_err.h"
@@ -119,6 +120,18 @@ static const op ops[] = {
      0, OP_READ, .read = waitlist_list, .audit = "waitlist.read"},
     {PM__ENVELOPE__BODY_ANSWER_OFFER, "answer_offer", R(MANAGER) | R(RECEPTIONIST), 0, OP_WRITE,
      .write = waitlist_answer, .audit = "waitlist.answer"},
+
+    /* the day's flow; the board is for the waiting-room screens too (their own only) */
+    {PM__ENVELOPE__BODY_FLOW_STEP, "flow_step", R(MANAGER) | R(RECEPTIONIST) | R(CLINICIAN), 0,
+     OP_WRITE, .write = flow_step, .audit = "flow.step"},
+    {PM__ENVELOPE__BODY_WALK_IN, "walk_in", R(MANAGER) | R(RECEPTIONIST), 0, OP_WRITE,
+     .write = flow_walk_in, .audit = "flow.walk_in"},
+    {PM__ENVELOPE__BODY_CLOSE_DAY, "close_day", R(MANAGER), 0, OP_WRITE, .write = flow_close_day,
+     .audit = "flow.close_day"},
+    {PM__ENVELOPE__BODY_GET_FLOW, "get_flow", STAFF, 0, OP_READ, .read = flow_get,
+     .audit = "flow.read"},
+    {PM__ENVELOPE__BODY_GET_BOARD, "get_board", STAFF | R(DISPLAY), 0, OP_READ,
+     .read = flow_get_board},
 };
 
 #define NOPS PM_ARRAY_LEN(ops)

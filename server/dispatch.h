@@ -58,6 +58,7 @@ struct req {
     int role;
     const char *username;
     const char *device;
+    const char *location; /* display devices: the location whose board they show */
 
     /* the answer */
     Pm__Envelope *resp; /* success body, built in the arena */

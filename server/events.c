@@ -28,6 +28,8 @@ static const struct {
     {"schedule/provider/", STAFF_ROLES},
     {"schedule/location/", STAFF_ROLES},
     {"waitlist", ROLE_BIT(PM__ROLE__MANAGER) | ROLE_BIT(PM__ROLE__RECEPTIONIST)},
+    {"flow/", STAFF_ROLES},
+    {"board/", STAFF_ROLES | ROLE_BIT(PM__ROLE__DISPLAY)},
 };
 
 struct topic;
@@ -84,8 +86,12 @@ static void topic_drop_if_empty(struct topic *t)
     free(t);
 }
 
-int events_topic_allowed(const char *topic, int role)
+int events_topic_allowed(const char *topic, int role, const char *location)
 {
+    /* a waiting-room screen sees its own board and nothing else */
+    if (role == PM__ROLE__DISPLAY)
+        return location && *location && strncmp(topic, "board/", 6) == 0 &&
+               strcmp(topic + 6, location) == 0;
     for (size_t i = 0; i < PM_ARRAY_LEN(topic_perms); i++) {
         const char *name = topic_perms[i].name;
         size_t n = strlen(name);
@@ -287,7 +293,7 @@ void events_subscribe(req *r)
             req_finish(r);
             return;
         }
-        if (!events_topic_allowed(s->topics[i], r->role)) {
+        if (!events_topic_allowed(s->topics[i], r->role, r->location)) {
             req_fail(r, PM_E_PERMISSION_DENIED, "topics", "may not subscribe to %s", s->topics[i]);
             req_finish(r);
             return;

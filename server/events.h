@@ -24,8 +24,8 @@ size_t events_stored_topics(const uint8_t *p, size_t n, const char *topics[EVENT
                             size_t lens[EVENT_TOPICS_MAX], size_t *ntopics);
 /* Loop thread: sends f to every subscriber of topic that has not had it. */
 void events_publish(sframe *f, const char *topic);
-/* Whether role may subscribe to topic. */
-int events_topic_allowed(const char *topic, int role);
+/* Whether role may subscribe to topic; a display device only to its location's board. */
+int events_topic_allowed(const char *topic, int role, const char *location);
 void events_subscribe(struct req *r);
 void events_unsubscribe(struct req *r);
 void events_conn_closed(conn *c);

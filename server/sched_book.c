@@ -8,6 +8,7 @@
 #include "scheduling.h"
 
 #include "dispatch.h"
+#include "flow.h"
 #include "patients.h"
 #include "pm_err.h"
 #include "pm_log.h"
@@ -184,6 +185,18 @@ int sched_reindex(MDB_txn *txn, const Pm__Appointment *a)
     return appt_index(txn, a, 1);
 }
 
+int sched_reindex_from(MDB_txn *txn, const Pm__Appointment *before, const Pm__Appointment *a)
+{
+    int rc = appt_index(txn, before, 0);
+    return rc ? rc : appt_index(txn, a, 1);
+}
+
+int sched_insert_appt(MDB_txn *txn, const Pm__Appointment *a)
+{
+    int rc = appt_store(txn, a, 1);
+    return rc ? rc : appt_index(txn, a, 1);
+}
+
 int sched_store_appt(MDB_txn *txn, const Pm__Appointment *a)
 {
     return appt_store(txn, a, 0);
@@ -240,7 +253,21 @@ int appt_event(struct req *r, wctx *ctx, const char *action, Pm__Appointment *a,
     const char *tp[4];
     for (size_t i = 0; i < nt; i++)
         tp[i] = topics[i];
-    return req_event(r, ctx, tp, nt, ev);
+    int rc = req_event(r, ctx, tp, nt, ev);
+    /* today's changes move the waiting room's estimates: each board touched, once */
+    char today[11], d[11];
+    const char *boards[2];
+    size_t nb = 0;
+    pm_local_date(sched_now(), today);
+    for (int which = 0; which < (before ? 2 : 1); which++) {
+        const Pm__Appointment *x = which ? before : a;
+        pm_local_date(x->start, d);
+        if (strcmp(d, today) == 0 && *x->location && !(nb && strcmp(boards[0], x->location) == 0))
+            boards[nb++] = x->location;
+    }
+    for (size_t i = 0; rc == PM_OK && i < nb; i++)
+        rc = flow_board_event(r, ctx, boards[i]);
+    return rc;
 }
 
 /* ---- checks ---- */

@@ -133,6 +133,10 @@ int waitlist_slot_freed(struct req *r, wctx *ctx, const char *provider, time_t s
  * index entries, and a line in its history. */
 int sched_store_appt(MDB_txn *txn, const Pm__Appointment *a);
 int sched_reindex(MDB_txn *txn, const Pm__Appointment *a);
+/* The same when its time, people or room changed: old index entries out, new in. */
+int sched_reindex_from(MDB_txn *txn, const Pm__Appointment *before, const Pm__Appointment *a);
+/* A new appointment built by the caller (walk-ins): record and indexes. */
+int sched_insert_appt(MDB_txn *txn, const Pm__Appointment *a);
 int sched_append_history(struct req *r, Pm__Appointment *a, const char *what);
 /* The patient's display name ("Last, First") for answers and events. */
 const char *sched_patient_name(MDB_txn *txn, const char *mrn, pm_arena *a);

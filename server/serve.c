@@ -1,6 +1,7 @@
 /* practiced serve: the loop thread's life from start to a clean stop. */
 #include "auth.h"
 #include "events.h"
+#include "flow.h"
 #include "net.h"
 #include "pm_cert.h"
 #include "pm_err.h"
@@ -70,6 +71,10 @@ static void serve_usage(FILE *f)
             "                          as too slow (default 32768)\n"
             "  --late-cancel-hours H   a cancellation under H hours before is late (default 24)\n"
             "  --offer-ttl SECS        a waitlist offer holds its slot this long (default 900)\n"
+            "  --grace-minutes N       arriving later than N minutes is late; not arrived by\n"
+            "                          then is overdue (default 10)\n"
+            "  --auto-no-show          make the day's unarrived appointments no-shows the next\n"
+            "                          day by itself (default: a manager closes the day)\n"
             "  --max-batch N           writes per commit at most (default 512; 1 turns group\n"
             "                          commit off, for comparison)\n"
             "  --writer-delay-ms MS    testing: hold each write batch this long\n",
@@ -195,6 +200,7 @@ static void on_tick(uv_timer_t *t)
     (void)t;
     auth_tick();
     waitlist_tick();
+    flow_tick();
     if (++ticks % MAINTENANCE_S == 0)
         maintenance();
 }
@@ -307,6 +313,8 @@ int cmd_serve(int argc, char **argv)
         {"max-output", required_argument, 0, 'O'},
         {"late-cancel-hours", required_argument, 0, 'H'},
         {"offer-ttl", required_argument, 0, 'o'},
+        {"grace-minutes", required_argument, 0, 'g'},
+        {"auto-no-show", no_argument, 0, 'N'},
         {"writer-delay-ms", required_argument, 0, 'W'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -364,6 +372,13 @@ int cmd_serve(int argc, char **argv)
         case 'H':
             bad |= parse_u32(optarg, &u) || u > 24 * 30;
             sched_cfg.late_cancel_s = u * 3600;
+            break;
+        case 'g':
+            bad |= parse_u32(optarg, &u) || u > 240;
+            flow_cfg.grace_s = u * 60;
+            break;
+        case 'N':
+            flow_cfg.auto_no_show = 1;
             break;
         case 'o':
             bad |= parse_u32(optarg, &u) || u == 0 || u > 7 * 86400;

@@ -306,7 +306,9 @@ expect 8 "user add with an unknown role" user add carl --role wizard
 expect 8 "user add with a bad name" user add "Carl Smith" --role biller
 expect 2 "user add without --role" user add carl
 expect 0 "user list" user list && has "anna" "user list" && has "Anna Schmidt" "user list name"
-expect 0 "device add" device add lobby-tv --location "Main room" && has "Device secret:" "device secret"
+expect 8 "device add for a location that does not exist" device add lobby-tv --location main
+expect 0 "location add" location add main --name "Main room"
+expect 0 "device add" device add lobby-tv --location main && has "Device secret:" "device secret"
 expect 0 "user list --json" --json user list &&
   is "$(json 'sorted(a["username"] for a in d)')" "['admin', 'anna', 'bob', 'lobby-tv']" "accounts"
 

@@ -248,12 +248,22 @@ static void test_roles_and_disable(void **state)
     Pm__Patient *p;
     assert_int_equal(ts_create_patient(r, &a, "Ines", "Duarte", "1990-04-01", NULL, &p), PM_OK);
 
-    /* a display device: its secret logs in, and patients are refused to it */
+    /* a display device: for a location that exists; its secret logs in, and patients are
+     * refused to it */
     Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_CREATE_DEVICE), *resp;
     Pm__CreateDevice *cd = pm_msg_new(&a, &pm__create_device__descriptor);
     cd->name = "lobby-tv";
-    cd->location = "Main street";
+    cd->location = "main";
     e->create_device = cd;
+    assert_int_equal(call(m, &a, e, &resp), PM_E_INVALID_ARGUMENT);
+    Pm__Envelope *le = pc_env(&a, PM__ENVELOPE__BODY_PUT_LOCATION);
+    le->put_location = pm_msg_new(&a, &pm__put_location__descriptor);
+    Pm__Location *loc = pm_msg_new(&a, &pm__location__descriptor);
+    loc->id = "main";
+    loc->name = "Main Street";
+    le->put_location->location = loc;
+    assert_int_equal(call(m, &a, le, NULL), PM_OK);
+    e->request_key.len = 0;
     assert_int_equal(call(m, &a, e, &resp), PM_OK);
     char secret[64];
     snprintf(secret, sizeof secret, "%s", resp->account_credential->one_time_password);

@@ -81,6 +81,11 @@ static const struct expect expected[] = {
     {PM__ENVELOPE__BODY_REMOVE_FROM_WAITLIST, "remove_from_waitlist", M | R, 1, "waitlist.remove"},
     {PM__ENVELOPE__BODY_LIST_WAITLIST, "list_waitlist", M | R | C, 1, "waitlist.read"},
     {PM__ENVELOPE__BODY_ANSWER_OFFER, "answer_offer", M | R, 1, "waitlist.answer"},
+    {PM__ENVELOPE__BODY_FLOW_STEP, "flow_step", M | R | C, 1, "flow.step"},
+    {PM__ENVELOPE__BODY_WALK_IN, "walk_in", M | R, 1, "flow.walk_in"},
+    {PM__ENVELOPE__BODY_CLOSE_DAY, "close_day", M, 1, "flow.close_day"},
+    {PM__ENVELOPE__BODY_GET_FLOW, "get_flow", STAFF, 1, "flow.read"},
+    {PM__ENVELOPE__BODY_GET_BOARD, "get_board", ALL, 1, NULL},
 
     /* what only a server sends: never accepted from a client */
     {PM__ENVELOPE__BODY_ERROR, "error", NONE, 0, NULL},
@@ -106,6 +111,8 @@ static const struct expect expected[] = {
     {PM__ENVELOPE__BODY_APPOINTMENT_LIST, "appointment_list", NONE, 0, NULL},
     {PM__ENVELOPE__BODY_WAITLIST_OK, "waitlist_ok", NONE, 0, NULL},
     {PM__ENVELOPE__BODY_WAITLIST, "waitlist", NONE, 0, NULL},
+    {PM__ENVELOPE__BODY_FLOW, "flow", NONE, 0, NULL},
+    {PM__ENVELOPE__BODY_BOARD_STATE, "board_state", NONE, 0, NULL},
     {PM__ENVELOPE__BODY__NOT_SET, "(no body)", NONE, 0, NULL},
 };
 
