@@ -5,6 +5,7 @@
 #include "events.h"
 #include "pm_err.h"
 #include "pm_log.h"
+#include "pm_time.h"
 #include "server.h"
 
 #include <stdlib.h>
@@ -170,6 +171,7 @@ static void on_shutdown(uv_shutdown_t *sreq, int status)
 
 static void conn_pump(conn *c);
 static void conn_flush(conn *c);
+static void check_output(conn *c);
 
 void conn_end(conn *c, const char *why)
 {
@@ -219,8 +221,11 @@ static void on_write(uv_write_t *wr, int status)
             conn_abort(c, uv_strerror(status));
         return;
     }
-    if (!c->closing)
+    if (!c->closing) {
         conn_pump(c);
+        if (!c->closing && c->over_soft_ms)
+            check_output(c);
+    }
 }
 
 static void conn_flush(conn *c)
@@ -292,6 +297,32 @@ static void conn_pump(conn *c)
     conn_flush(c);
 }
 
+/* A subscriber that falls behind is allowed a burst: over the soft limit for up to
+ * out_soft_s seconds, never over the hard limit. Past either, it is cut off; the others
+ * never wait for it. */
+static void check_output(conn *c)
+{
+    size_t queued = c->outq_bytes + c->tx_inflight;
+    if (queued <= srv.cfg.out_soft_limit) {
+        c->over_soft_ms = 0;
+    } else if (!c->over_soft_ms) {
+        c->over_soft_ms = pm_mono_ms();
+    } else if (pm_mono_ms() - c->over_soft_ms > (uint64_t)srv.cfg.out_soft_s * 1000) {
+        pm_warn("conn %llu %s: over %zu bytes of output for %u s, client not keeping up",
+                (unsigned long long)c->id, c->peer, srv.cfg.out_soft_limit, srv.cfg.out_soft_s);
+        conn_abort(c, "too slow");
+    }
+}
+
+void net_tick(void)
+{
+    for (conn *c = srv.conns, *next; c; c = next) {
+        next = c->next;
+        if (c->over_soft_ms)
+            check_output(c);
+    }
+}
+
 void conn_send(conn *c, sframe *f)
 {
     if (c->closing || !f)
@@ -318,6 +349,8 @@ void conn_send(conn *c, sframe *f)
     c->outq_tail = &node->next;
     c->outq_bytes += f->len;
     conn_pump(c);
+    if (!c->closing)
+        check_output(c);
 }
 
 void conn_send_env(conn *c, const Pm__Envelope *env)

@@ -59,7 +59,8 @@ struct conn {
     uint32_t outq_off; /* bytes of the head frame already given to TLS */
     size_t outq_bytes;
     pm_buf tx;
-    size_t tx_inflight; /* ciphertext bytes in uv_write requests not yet done */
+    size_t tx_inflight;    /* ciphertext bytes in uv_write requests not yet done */
+    uint64_t over_soft_ms; /* when the output queue went over the soft limit, or 0 */
 
     struct session *sess;
     struct sub *subs;
@@ -99,6 +100,8 @@ void conn_request_begin(conn *c);
 void conn_request_done(conn *c);
 /* The connection's session was bound or unbound: frame limit and timers follow. */
 void conn_session_changed(conn *c);
+/* Once a second: cuts off connections that stayed over the soft output limit too long. */
+void net_tick(void);
 /* Ends every connection (shutdown). */
 void net_end_all(const char *why);
 

@@ -19,10 +19,21 @@
 
 sched_config sched_cfg = {.late_cancel_s = 24 * 3600, .offer_ttl_s = 15 * 60};
 
+static unsigned clock_speed = 1;
+static time_t clock_origin;
+
+void sched_clock_speed(unsigned speed)
+{
+    clock_speed = speed ? speed : 1;
+    clock_origin = time(NULL);
+}
+
 time_t sched_now(void)
 {
     static const char *path;
     static int looked;
+    if (clock_speed > 1)
+        return clock_origin + (time(NULL) - clock_origin) * (time_t)clock_speed;
     if (!looked) {
         path = getenv("PRACTICED_TEST_CLOCK");
         looked = 1;

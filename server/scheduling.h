@@ -22,6 +22,8 @@ struct req;
 /* ---- the scheduling clock: real time, or a test's (PRACTICED_TEST_CLOCK names a file
  * holding UTC seconds, read on every call) ---- */
 time_t sched_now(void);
+/* Demos: from now on the scheduling clock runs speed times faster than real time. */
+void sched_clock_speed(unsigned speed);
 
 /* ---- configuration, from practiced serve ---- */
 typedef struct sched_config {

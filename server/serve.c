@@ -45,6 +45,8 @@ void server_config_defaults(server_config *cfg)
     cfg->idem_retention_s = 48 * 3600;
     cfg->event_retention_s = 7 * 86400;
     cfg->out_limit = 32u << 20;
+    cfg->out_soft_limit = 8u << 20;
+    cfg->out_soft_s = 30;
     cfg->max_batch = 512;
 }
 
@@ -69,6 +71,9 @@ static void serve_usage(FILE *f)
             "  --frame-timeout SECS    a request must arrive whole within this (default 30)\n"
             "  --max-output KIB        output queued for one connection before it is cut off\n"
             "                          as too slow (default 32768)\n"
+            "  --soft-output KIB,SECS  ... or held over KIB for longer than SECS (8192,30)\n"
+            "  --clock-speed N         demos and simulations: the scheduling clock runs N\n"
+            "                          times faster than real time from the start\n"
             "  --late-cancel-hours H   a cancellation under H hours before is late (default 24)\n"
             "  --offer-ttl SECS        a waitlist offer holds its slot this long (default 900)\n"
             "  --grace-minutes N       arriving later than N minutes is late; not arrived by\n"
@@ -100,6 +105,18 @@ static int parse_listen(const char *s, server_config *cfg)
     if (*end || port < 0 || port > 65535)
         return -1;
     cfg->listen_port = (int)port;
+    return 0;
+}
+
+/* "KIB,SECS": the soft output limit and how long a connection may stay over it. */
+static int parse_output_soft(const char *s, server_config *cfg)
+{
+    unsigned long kib, secs;
+    char extra;
+    if (sscanf(s, "%lu,%lu%c", &kib, &secs, &extra) != 2 || kib < 16 || secs == 0 || secs > 3600)
+        return -1;
+    cfg->out_soft_limit = (size_t)kib * 1024;
+    cfg->out_soft_s = (uint32_t)secs;
     return 0;
 }
 
@@ -199,6 +216,7 @@ static void on_tick(uv_timer_t *t)
     static unsigned ticks;
     (void)t;
     auth_tick();
+    net_tick();
     waitlist_tick();
     flow_tick();
     if (++ticks % MAINTENANCE_S == 0)
@@ -311,6 +329,8 @@ int cmd_serve(int argc, char **argv)
         {"frame-timeout", required_argument, 0, 'F'},
         {"max-batch", required_argument, 0, 'B'},
         {"max-output", required_argument, 0, 'O'},
+        {"soft-output", required_argument, 0, 'Q'},
+        {"clock-speed", required_argument, 0, 'K'},
         {"late-cancel-hours", required_argument, 0, 'H'},
         {"offer-ttl", required_argument, 0, 'o'},
         {"grace-minutes", required_argument, 0, 'g'},
@@ -387,6 +407,15 @@ int cmd_serve(int argc, char **argv)
         case 'O':
             bad |= parse_u32(optarg, &u) || u < 64;
             cfg->out_limit = (size_t)u * 1024;
+            if (cfg->out_soft_limit > cfg->out_limit)
+                cfg->out_soft_limit = cfg->out_limit;
+            break;
+        case 'Q':
+            bad |= parse_output_soft(optarg, cfg);
+            break;
+        case 'K':
+            bad |= parse_u32(optarg, &u) || u == 0 || u > 3600;
+            sched_clock_speed(u);
             break;
         case 'B':
             bad |= parse_u32(optarg, &u) || u == 0 || u > 512;
