@@ -20,3 +20,5 @@ pm_test(test_tls_scan SOURCES integ/test_tls_scan.c LIBS pm_harness LABELS integ
 pm_test(test_check_corrupt SOURCES integ/test_check_corrupt.c LIBS pm_harness LABELS integ TIMEOUT 120)
 pm_test(test_bruteforce SOURCES integ/test_bruteforce.c LIBS pm_harness LABELS integ TIMEOUT 300)
 pm_test(test_hostile SOURCES integ/test_hostile.c LIBS pm_harness LABELS integ TIMEOUT 300)
+# Scheduling: availability, bookings, series, the waitlist, a race, a restart.
+pm_test(test_schedule SOURCES integ/test_schedule.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
