@@ -48,6 +48,8 @@ typedef struct cli {
     const char *help;            /* the running command's help text */
     void (*help_extra)(FILE *f); /* prints generated parts of the help, or NULL */
     int opt_active;              /* an option scan is under way */
+    /* the running command's option for a field the server names in an error, or NULL */
+    const char *(*field_option)(const char *field);
     cli_config cfg;
     pc_client *pc;
 } cli;
@@ -68,6 +70,20 @@ extern const cli_cmd cli_patient_cmds[];
 extern const cli_cmd cli_user_cmds[];
 extern const cli_cmd cli_device_cmds[];
 extern const cli_cmd cli_audit_cmds[]; /* audit, stats */
+/* scheduling set-up (cli_setup.c, cli_template.c) */
+extern const cli_cmd cli_location_cmds[];
+extern const cli_cmd cli_room_cmds[];
+extern const cli_cmd cli_provider_cmds[];
+extern const cli_cmd cli_visit_type_cmds[];
+extern const cli_cmd cli_template_cmds[];
+extern const cli_cmd cli_exception_cmds[];
+extern const cli_cmd cli_holiday_cmds[];
+/* appointments (cli_appt.c, cli_schedule.c, cli_waitlist.c) */
+extern const cli_cmd cli_appt_cmds[];     /* appt show|move|cancel|no-show|notes */
+extern const cli_cmd cli_book_cmds[];     /* book, slots, appts */
+extern const cli_cmd cli_schedule_cmds[]; /* schedule */
+extern const cli_cmd cli_waitlist_cmds[];
+extern const cli_cmd cli_watch_cmds[]; /* watch */
 
 /* ---- options ---- */
 
@@ -96,10 +112,17 @@ int cli_exit_code(int err);
  * returns its exit code. */
 int cli_fail(cli *c, int err, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Reports what the last library call on c->pc failed with and returns its exit code. */
+/* Reports what the last library call on c->pc failed with and returns its exit code. A
+ * booking conflict names the appointments it conflicts with. */
 int cli_fail_call(cli *c, int err);
+#define CLI_CONFLICTS_MAX 8
+/* Looks up appointments a request conflicted with (ids, n of total) and describes them in
+ * out, one a line ("#12 Tue 2026-12-01 09:30-09:50 Núñez, José (100016), checkup,
+ * dr-okafor"), adding one object per appointment to arr when it is not NULL. */
+void cli_describe_conflicts(cli *c, const uint64_t *ids, size_t n, size_t total, char *out,
+                            size_t outn, json_object *arr);
 /* The command-line option for a field the server names in an error, or NULL. */
-const char *cli_field_option(const char *field, char *buf, size_t n);
+const char *cli_field_option(const cli *c, const char *field, char *buf, size_t n);
 const char *patient_field_option(const char *field);
 
 /* ---- configuration (cli_config.c) ---- */
@@ -117,6 +140,10 @@ int cfg_load_session(cli_config *cfg);
 int cfg_save_session(const cli_config *cfg);
 /* Forgets the saved session; no error if there is none. */
 int cfg_drop_session(const cli_config *cfg);
+/* A small file of the directory, read whole and NUL-terminated (PM_E_NOT_FOUND when it
+ * does not exist), or replaced atomically with mode 0600. */
+int cfg_load_file(const cli_config *cfg, const char *name, char *buf, size_t n);
+int cfg_save_file(const cli_config *cfg, const char *name, const char *text);
 
 #define CFG_CA_FILE "ca.crt"
 
@@ -164,6 +191,11 @@ json_object *cj_patient(const Pm__Patient *p);
 json_object *cj_account(const Pm__Account *a);
 json_object *cj_audit_entry(const Pm__AuditEntry *e);
 json_object *cj_stats(const Pm__Stats *s);
+/* Any message, field by field with the names of the wire contract: enums as lower-case
+ * words (error codes as their upper-case names), instants (start, end, time, *_at) as UTC
+ * text with a "<name>_local" twin in the practice's zone, absent messages with their
+ * defaults, and of a oneof only the member that is set. */
+json_object *cj_message(const ProtobufCMessage *m);
 
 const char *cp_sex_word(Pm__Sex s);
 const char *cp_phone_kind_word(Pm__PhoneKind k);
@@ -171,6 +203,9 @@ const char *cp_role_word(Pm__Role r);
 int cp_role_parse(const char *s, Pm__Role *out);
 /* "YYYY-MM-DD HH:MM" in the practice's time zone; "" for 0. */
 void cp_time(uint64_t utc_seconds, char *buf, size_t n);
+
+/* One option of a help text: its name and value on the left, the text wrapped beside. */
+void cp_help_line(FILE *f, const char *left, const char *text);
 
 /* A table printed in aligned columns. Cells are copied. */
 typedef struct cp_table {
@@ -184,6 +219,12 @@ int cp_table_row(cp_table *t, const char *const *cells);
 void cp_table_print(const cp_table *t, FILE *f);
 void cp_table_free(cp_table *t);
 
+/* "  Label           value": one field of a record shown to a person; further lines of
+ * the same field go under the value. */
+void cp_label(FILE *f, const char *name, const char *value);
+void cp_label_more(FILE *f, const char *value);
+/* An address's lines, labelled "Address". */
+void cp_address(FILE *f, const Pm__Address *a);
 void cp_patient(FILE *f, const Pm__Patient *p);
 /* One line of a patient table: MRN, name, date of birth, sex, phone. */
 int cp_patient_row(cp_table *t, const Pm__Patient *p);

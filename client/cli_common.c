@@ -34,13 +34,17 @@ static void print_usage_lines(const cli *c, FILE *f)
     fwrite(c->help, 1, n, f);
 }
 
-static void json_error(const char *code, const char *msg, const char *field, json_object *fields)
+/* conflicts: the appointments a booking conflicts with, or NULL */
+static void json_error(const char *code, const char *msg, const char *field, json_object *fields,
+                       json_object *conflicts)
 {
     json_object *e = json_object_new_object();
     json_object_object_add(e, "code", json_object_new_string(code));
     json_object_object_add(e, "message", json_object_new_string(msg));
     json_object_object_add(e, "field", json_object_new_string(field ? field : ""));
     json_object_object_add(e, "fields", fields ? fields : json_object_new_array());
+    if (conflicts)
+        json_object_object_add(e, "conflicts", conflicts);
     json_object *top = json_object_new_object();
     json_object_object_add(top, "error", e);
     fprintf(stderr, "%s\n",
@@ -57,7 +61,7 @@ int cli_usage_error(cli *c, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (c->json) {
-        json_error("USAGE", msg, NULL, NULL);
+        json_error("USAGE", msg, NULL, NULL, NULL);
         return CLI_EXIT_USAGE;
     }
     fprintf(stderr, "%s: %s\n", c->name, msg);
@@ -147,6 +151,10 @@ int cli_exit_code(int err)
         return CLI_EXIT_NOT_FOUND;
     case PM_E_CONFLICT:
     case PM_E_ALREADY_EXISTS:
+    case PM_E_OUTSIDE_AVAILABILITY:
+    case PM_E_SLOT_FULL:
+    case PM_E_PATIENT_BUSY:
+    case PM_E_ROOM_BUSY:
         return CLI_EXIT_CONFLICT;
     case PM_E_INVALID_ARGUMENT:
         return CLI_EXIT_INVALID;
@@ -170,7 +178,7 @@ int cli_fail(cli *c, int err, const char *field, const char *fmt, ...)
             json_object_object_add(f, "message", json_object_new_string(msg));
             json_object_array_add(fields, f);
         }
-        json_error(pm_err_name(err), msg, field, fields);
+        json_error(pm_err_name(err), msg, field, fields, NULL);
     } else {
         fprintf(stderr, "%s: %s\n", c->name, msg);
     }
@@ -191,14 +199,17 @@ static const struct {
     {"limit", "--limit"},
 };
 
-const char *cli_field_option(const char *field, char *buf, size_t n)
+const char *cli_field_option(const cli *c, const char *field, char *buf, size_t n)
 {
     unsigned idx;
+    const char *p = c && c->field_option ? c->field_option(field) : NULL;
+    if (p)
+        return p;
     if (sscanf(field, "phones[%u]", &idx) == 1) {
         snprintf(buf, n, "--phone #%u", idx + 1);
         return buf;
     }
-    const char *p = patient_field_option(field);
+    p = patient_field_option(field);
     if (p)
         return p;
     for (size_t i = 0; i < sizeof field_options / sizeof field_options[0]; i++)
@@ -208,13 +219,13 @@ const char *cli_field_option(const char *field, char *buf, size_t n)
 }
 
 /* "date_of_birth (--dob): not a date; first_name (--first): required" */
-static void describe_fields(const Pm__Error *e, char *out, size_t n)
+static void describe_fields(const cli *c, const Pm__Error *e, char *out, size_t n)
 {
     size_t used = 0;
     out[0] = 0;
     for (size_t i = 0; i < e->n_fields && used < n; i++) {
         char buf[32];
-        const char *opt = cli_field_option(e->fields[i]->field, buf, sizeof buf);
+        const char *opt = cli_field_option(c, e->fields[i]->field, buf, sizeof buf);
         int w = snprintf(out + used, n - used, "%s%s%s%s%s: %s", i ? "; " : "", e->fields[i]->field,
                          opt ? " (" : "", opt ? opt : "", opt ? ")" : "", e->fields[i]->message);
         if (w < 0)
@@ -254,23 +265,37 @@ static const char *advice(cli *c, int err)
     }
 }
 
+/* What a booking conflicted with, looked up (which replaces the client's last error). */
+static json_object *conflicts_of(cli *c, const Pm__Error *e, char *out, size_t n)
+{
+    out[0] = 0;
+    if (!e || !e->n_conflicts)
+        return NULL;
+    uint64_t ids[CLI_CONFLICTS_MAX];
+    size_t nids = e->n_conflicts < CLI_CONFLICTS_MAX ? e->n_conflicts : CLI_CONFLICTS_MAX;
+    memcpy(ids, e->conflicts, sizeof ids[0] * nids);
+    json_object *arr = c->json ? json_object_new_array() : NULL;
+    cli_describe_conflicts(c, ids, nids, e->n_conflicts, out, n, arr);
+    return arr;
+}
+
 int cli_fail_call(cli *c, int err)
 {
     const Pm__Error *e = c->pc ? pc_last_error_detail(c->pc) : NULL;
     const char *server_msg =
         c->pc && *pc_last_error(c->pc) ? pc_last_error(c->pc) : pm_strerror(err);
     const char *field = e && *e->field ? e->field : NULL;
-    char msg[1536];
+    char msg[2600];
     const char *special = advice(c, err);
     if (special) {
         snprintf(msg, sizeof msg, "%s", special);
     } else if (err == PM_E_INVALID_ARGUMENT && e && e->n_fields) {
         char detail[1400];
-        describe_fields(e, detail, sizeof detail);
+        describe_fields(c, e, detail, sizeof detail);
         snprintf(msg, sizeof msg, "invalid input: %s", detail);
     } else if (err == PM_E_INVALID_ARGUMENT && field) {
         char buf[32];
-        const char *opt = cli_field_option(field, buf, sizeof buf);
+        const char *opt = cli_field_option(c, field, buf, sizeof buf);
         snprintf(msg, sizeof msg, "invalid input: %s%s%s%s: %s", field, opt ? " (" : "",
                  opt ? opt : "", opt ? ")" : "", server_msg);
     } else if (err == PM_E_CONFLICT) {
@@ -278,8 +303,21 @@ int cli_fail_call(cli *c, int err)
     } else {
         snprintf(msg, sizeof msg, "%s", server_msg);
     }
+    char field_copy[64] = "";
+    if (field)
+        snprintf(field_copy, sizeof field_copy, "%s", field);
+    json_object *jfields = c->json ? json_fields(e) : NULL;
+    /* the last: looking the conflicts up replaces the client's last error */
+    char conflicts[1400];
+    json_object *jconflicts = conflicts_of(c, e, conflicts, sizeof conflicts);
+    /* in words, one line each under the message; in JSON, as the list "conflicts" */
+    for (char *line = conflicts; *line && !c->json;) {
+        size_t len = strcspn(line, "\n"), used = strlen(msg);
+        snprintf(msg + used, sizeof msg - used, "\n  conflicts with %.*s", (int)len, line);
+        line += len + (line[len] == '\n');
+    }
     if (c->json)
-        json_error(pm_err_name(err), msg, field, json_fields(e));
+        json_error(pm_err_name(err), msg, *field_copy ? field_copy : NULL, jfields, jconflicts);
     else
         fprintf(stderr, "%s: %s\n", c->name, msg);
     return cli_exit_code(err);

@@ -190,3 +190,13 @@ int cfg_drop_session(const cli_config *cfg)
         return pm_err_from_errno(errno);
     return PM_OK;
 }
+
+int cfg_load_file(const cli_config *cfg, const char *name, char *buf, size_t n)
+{
+    return read_small(cfg, name, buf, n);
+}
+
+int cfg_save_file(const cli_config *cfg, const char *name, const char *text)
+{
+    return write_small(cfg, name, text);
+}

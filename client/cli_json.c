@@ -5,7 +5,9 @@
 
 #include "pm_err.h"
 #include "pm_time.h"
+#include "pm_util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void cj_print(json_object *o)
@@ -196,5 +198,164 @@ json_object *cj_stats(const Pm__Stats *s)
         json_object_array_add(ops, x);
     }
     json_object_object_add(o, "ops", ops);
+    return o;
+}
+
+/* ---- any message ---- */
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static json_object *enum_word(const ProtobufCEnumDescriptor *ed, int v)
+{
+    if (ed == &pm__error_code__descriptor)
+        return json_object_new_string(v ? pm_err_name(-v) : "OK");
+    const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(ed, v);
+    if (!ev)
+        return json_object_new_int(v);
+    if (v == 0 && (ends_with(ev->name, "UNSPECIFIED") || ends_with(ev->name, "_NONE")))
+        return json_object_new_string("");
+    char word[64];
+    size_t i;
+    for (i = 0; ev->name[i] && i + 1 < sizeof word; i++)
+        word[i] = (char)(ev->name[i] >= 'A' && ev->name[i] <= 'Z' ? ev->name[i] + 32 : ev->name[i]);
+    word[i] = 0;
+    return json_object_new_string(word);
+}
+
+static int is_instant(const char *name)
+{
+    return strcmp(name, "start") == 0 || strcmp(name, "end") == 0 || strcmp(name, "time") == 0 ||
+           ends_with(name, "_at");
+}
+
+static json_object *local_time(int64_t t)
+{
+    if (!t)
+        return NULL;
+    char buf[32];
+    cp_time((uint64_t)t, buf, sizeof buf);
+    return json_object_new_string(buf);
+}
+
+/* The element size of a repeated field's array. */
+static size_t element_size(ProtobufCType type)
+{
+    switch (type) {
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return 8;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return sizeof(double);
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_ENUM:
+        return sizeof(int);
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(void *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    default:
+        return 4;
+    }
+}
+
+static json_object *message_or_default(const ProtobufCMessageDescriptor *d, const void *m)
+{
+    if (m)
+        return cj_message(m);
+    /* the contract forbids recursive messages, so the defaults end */
+    void *tmp = calloc(1, d->sizeof_message);
+    if (!tmp)
+        return NULL;
+    d->message_init(tmp);
+    json_object *o = cj_message(tmp);
+    free(tmp);
+    return o;
+}
+
+static json_object *field_value(const ProtobufCFieldDescriptor *f, const void *p)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        return json_object_new_int(*(const int32_t *)p);
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        return json_object_new_int64(*(const uint32_t *)p);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        if (is_instant(f->name))
+            return cj_time((uint64_t) * (const int64_t *)p);
+        return json_object_new_int64(*(const int64_t *)p);
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        if (is_instant(f->name))
+            return cj_time(*(const uint64_t *)p);
+        return json_object_new_uint64(*(const uint64_t *)p);
+    case PROTOBUF_C_TYPE_FLOAT:
+        return json_object_new_double(*(const float *)p);
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return json_object_new_double(*(const double *)p);
+    case PROTOBUF_C_TYPE_BOOL:
+        return json_object_new_boolean(*(const protobuf_c_boolean *)p);
+    case PROTOBUF_C_TYPE_ENUM:
+        return enum_word(f->descriptor, *(const int *)p);
+    case PROTOBUF_C_TYPE_STRING:
+        return cj_string(*(char *const *)p);
+    case PROTOBUF_C_TYPE_BYTES: {
+        const ProtobufCBinaryData *b = p;
+        char *hex = malloc(b->len * 2 + 1);
+        if (!hex)
+            return NULL;
+        pm_hex(b->data, b->len, hex);
+        json_object *o = json_object_new_string(hex);
+        free(hex);
+        return o;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return message_or_default(f->descriptor, *(const void *const *)p);
+    }
+    return NULL;
+}
+
+json_object *cj_message(const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *base = (const char *)m;
+    json_object *o = json_object_new_object();
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const void *p = base + f->offset;
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            if (*(const uint32_t *)(base + f->quantifier_offset) != f->id)
+                continue;
+        }
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + f->quantifier_offset);
+            const char *arr = *(const char *const *)p;
+            json_object *a = json_object_new_array();
+            for (size_t k = 0; k < n; k++)
+                json_object_array_add(a, field_value(f, arr + k * element_size(f->type)));
+            json_object_object_add(o, f->name, a);
+            continue;
+        }
+        json_object_object_add(o, f->name, field_value(f, p));
+        if (is_instant(f->name) &&
+            (f->type == PROTOBUF_C_TYPE_INT64 || f->type == PROTOBUF_C_TYPE_UINT64)) {
+            char key[64];
+            snprintf(key, sizeof key, "%s_local", f->name);
+            json_object_object_add(o, key, local_time(*(const int64_t *)p));
+        }
+    }
     return o;
 }

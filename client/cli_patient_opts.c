@@ -98,30 +98,6 @@ const char *patient_field_option(const char *wire)
     return NULL;
 }
 
-/* One option of the help: its name and value on the left, the text wrapped beside. */
-static void help_line(FILE *f, const char *left, const char *text)
-{
-    enum { LEFT = 32, WIDTH = 88 };
-    fprintf(f, "  %-*s", LEFT, left);
-    size_t col = LEFT + 2;
-    while (*text) {
-        size_t word = strcspn(text, " ");
-        if (col > LEFT + 2 && col + 1 + word > WIDTH) {
-            fprintf(f, "\n  %-*s", LEFT, "");
-            col = LEFT + 2;
-        } else if (col > LEFT + 2) {
-            fputc(' ', f);
-            col++;
-        }
-        fwrite(text, 1, word, f);
-        col += word;
-        text += word;
-        while (*text == ' ')
-            text++;
-    }
-    fputc('\n', f);
-}
-
 void patient_opts_help(FILE *f, int for_edit)
 {
     fprintf(f, "Options:\n");
@@ -131,11 +107,11 @@ void patient_opts_help(FILE *f, int for_edit)
             continue;
         char left[64];
         snprintf(left, sizeof left, "%s%s%s", pf->opt, pf->arg ? " " : "", pf->arg ? pf->arg : "");
-        help_line(f, left, pf->help);
+        cp_help_line(f, left, pf->help);
     }
     if (for_edit)
-        help_line(f, "--expect-version N",
-                  "save only if the record is still at version N (for scripts)");
+        cp_help_line(f, "--expect-version N",
+                     "save only if the record is still at version N (for scripts)");
 }
 
 static const struct option *long_options(void)

@@ -59,6 +59,32 @@ void cp_time(uint64_t t, char *buf, size_t n)
     snprintf(buf, n, "%.16s", full); /* down to the minute */
 }
 
+/* ---- help ---- */
+
+/* One option of the help: its name and value on the left, the text wrapped beside. */
+void cp_help_line(FILE *f, const char *left, const char *text)
+{
+    enum { LEFT = 32, WIDTH = 88 };
+    fprintf(f, "  %-*s", LEFT, left);
+    size_t col = LEFT + 2;
+    while (*text) {
+        size_t word = strcspn(text, " ");
+        if (col > LEFT + 2 && col + 1 + word > WIDTH) {
+            fprintf(f, "\n  %-*s", LEFT, "");
+            col = LEFT + 2;
+        } else if (col > LEFT + 2) {
+            fputc(' ', f);
+            col++;
+        }
+        fwrite(text, 1, word, f);
+        col += word;
+        text += word;
+        while (*text == ' ')
+            text++;
+    }
+    fputc('\n', f);
+}
+
 /* ---- tables ---- */
 
 int cp_table_init(cp_table *t, size_t ncols, const char *const *header)
@@ -148,13 +174,12 @@ void cp_table_free(cp_table *t)
 
 /* ---- patients ---- */
 
-static void label(FILE *f, const char *name, const char *value)
+void cp_label(FILE *f, const char *name, const char *value)
 {
     fprintf(f, "  %-*s%s\n", LABEL_WIDTH, name, value);
 }
 
-/* Further lines of a field, under its value. */
-static void more(FILE *f, const char *value)
+void cp_label_more(FILE *f, const char *value)
 {
     fprintf(f, "  %-*s%s\n", LABEL_WIDTH, "", value);
 }
@@ -181,7 +206,7 @@ static void phone_text(const Pm__Phone *ph, char *buf, size_t n)
         snprintf(buf, n, "%s", ph->number);
 }
 
-static void print_address(FILE *f, const Pm__Address *a)
+void cp_address(FILE *f, const Pm__Address *a)
 {
     if (!a)
         return;
@@ -195,9 +220,9 @@ static void print_address(FILE *f, const Pm__Address *a)
         if (!*lines[i])
             continue;
         if (first)
-            label(f, "Address", lines[i]);
+            cp_label(f, "Address", lines[i]);
         else
-            more(f, lines[i]);
+            cp_label_more(f, lines[i]);
         first = 0;
     }
 }
@@ -210,7 +235,7 @@ static void print_insurance(FILE *f, const Pm__Insurance *ins)
     snprintf(buf, sizeof buf, "%s%s%s%s%s", *ins->payer ? ins->payer : "(payer not given)",
              *ins->member_id ? ", member " : "", ins->member_id,
              *ins->group_number ? ", group " : "", ins->group_number);
-    label(f, "Insurance", buf);
+    cp_label(f, "Insurance", buf);
 }
 
 static void print_emergency(FILE *f, const Pm__EmergencyContact *e)
@@ -221,7 +246,7 @@ static void print_emergency(FILE *f, const Pm__EmergencyContact *e)
     snprintf(buf, sizeof buf, "%s%s%s%s%s%s", e->name, *e->relationship ? " (" : "",
              e->relationship, *e->relationship ? ")" : "", *e->phone && *e->name ? ", " : "",
              e->phone);
-    label(f, "Emergency", buf);
+    cp_label(f, "Emergency", buf);
 }
 
 static void print_privacy(FILE *f, const Pm__PrivacyFlags *p)
@@ -238,7 +263,7 @@ static void print_privacy(FILE *f, const Pm__PrivacyFlags *p)
             snprintf(buf + used, sizeof buf - used, "%s%s", used ? ", " : "", words[i]);
         }
     if (*buf)
-        label(f, "Privacy", buf);
+        cp_label(f, "Privacy", buf);
 }
 
 static void print_notes(FILE *f, const char *notes)
@@ -260,7 +285,7 @@ static void print_stamp(FILE *f, const char *name, uint64_t t, const char *by)
     char when[32], buf[160];
     cp_time(t, when, sizeof when);
     snprintf(buf, sizeof buf, "%s%s%s", when, *by ? " by " : "", by);
-    label(f, name, buf);
+    cp_label(f, name, buf);
 }
 
 void cp_patient(FILE *f, const Pm__Patient *p)
@@ -268,29 +293,29 @@ void cp_patient(FILE *f, const Pm__Patient *p)
     char buf[512];
     fprintf(f, "Patient %s (version %u)\n", p->mrn, p->version);
     snprintf(buf, sizeof buf, "%s %s", p->first_name, p->last_name);
-    label(f, "Name", buf);
+    cp_label(f, "Name", buf);
     if (*p->preferred_name)
-        label(f, "Preferred name", p->preferred_name);
+        cp_label(f, "Preferred name", p->preferred_name);
     int age = age_on(p->date_of_birth, time(NULL));
     if (age >= 0)
         snprintf(buf, sizeof buf, "%s (age %d)", p->date_of_birth, age);
     else
         snprintf(buf, sizeof buf, "%s", p->date_of_birth);
-    label(f, "Date of birth", buf);
+    cp_label(f, "Date of birth", buf);
     if (*cp_sex_word(p->sex))
-        label(f, "Sex", cp_sex_word(p->sex));
+        cp_label(f, "Sex", cp_sex_word(p->sex));
     for (size_t i = 0; i < p->n_phones; i++) {
         phone_text(p->phones[i], buf, sizeof buf);
         if (i == 0)
-            label(f, p->n_phones > 1 ? "Phones" : "Phone", buf);
+            cp_label(f, p->n_phones > 1 ? "Phones" : "Phone", buf);
         else
-            more(f, buf);
+            cp_label_more(f, buf);
     }
     if (*p->email)
-        label(f, "Email", p->email);
-    print_address(f, p->address);
+        cp_label(f, "Email", p->email);
+    cp_address(f, p->address);
     if (*p->preferred_language)
-        label(f, "Language", p->preferred_language);
+        cp_label(f, "Language", p->preferred_language);
     print_insurance(f, p->insurance);
     print_emergency(f, p->emergency_contact);
     print_privacy(f, p->privacy);
@@ -331,13 +356,13 @@ void cp_account(FILE *f, const Pm__Account *a)
 {
     char when[32];
     fprintf(f, "%s %s\n", a->device ? "Display device" : "Account", a->username);
-    label(f, "Name", a->display_name);
-    label(f, "Role", cp_role_word(a->role));
-    label(f, "Status", account_status(a));
+    cp_label(f, "Name", a->display_name);
+    cp_label(f, "Role", cp_role_word(a->role));
+    cp_label(f, "Status", account_status(a));
     if (*a->location)
-        label(f, "Location", a->location);
+        cp_label(f, "Location", a->location);
     cp_time(a->created_at, when, sizeof when);
-    label(f, "Created", when);
+    cp_label(f, "Created", when);
 }
 
 int cp_account_row(cp_table *t, const Pm__Account *a)

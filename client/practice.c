@@ -9,8 +9,9 @@
 static const char top_help[] =
     "usage: practice [--json] COMMAND [ARGS...]\n"
     "\n"
-    "The back-office client of a Practiced practice: patients, staff accounts and the\n"
-    "audit log. Run 'practice COMMAND --help' for a command's options and examples.\n"
+    "The back-office client of a Practiced practice: patients, appointments, the set-up\n"
+    "of the schedule, staff accounts and the audit log. Run 'practice COMMAND --help' for\n"
+    "a command's options and examples.\n"
     "\n"
     "Setting up:\n"
     "  connect HOST[:PORT]       trust the practice's server and remember it\n"
@@ -22,6 +23,12 @@ static const char top_help[] =
     "Patients:\n"
     "  patient add|show|edit|search|list\n"
     "\n"
+    "Setting up the schedule:\n"
+    "  location|room|provider|visit-type add|edit|show|list\n"
+    "  template set|show|list|remove   providers' weekly hours\n"
+    "  exception add|list|remove       time off, meetings, blocked time\n"
+    "  holiday add|list|remove         days closed\n"
+    "\n"
     "Managers:\n"
     "  user add|list|disable|enable|passwd   staff accounts\n"
     "  device add                waiting-room display accounts\n"
@@ -31,7 +38,9 @@ static const char top_help[] =
     "Global options (before or after the command):\n"
     "  --json                    machine-readable output on stdout; errors as JSON on\n"
     "                            stderr: {\"error\": {\"code\", \"message\", \"field\", "
-    "\"fields\"}}\n"
+    "\"fields\"}},\n"
+    "                            with \"conflicts\" (the appointments in the way) for a\n"
+    "                            booking conflict\n"
     "  -h, --help                help (for a command: 'practice patient add --help')\n"
     "  --version                 the client's version\n"
     "\n"
@@ -42,7 +51,9 @@ static const char top_help[] =
     "  4  not logged in, session expired, wrong password, account locked or disabled\n"
     "  5  permission denied for your role\n"
     "  6  not found\n"
-    "  7  conflict: changed by someone else since you read it, or already exists\n"
+    "  7  conflict: changed by someone else since you read it, or already exists; a time\n"
+    "     outside the provider's hours, fully booked, the patient or the room already\n"
+    "     booked (the message names the appointments in the way)\n"
     "  8  invalid input (the message names the field at fault)\n"
     "  9  server, storage, busy or internal error; local file error; audit chain broken\n"
     "\n"
@@ -53,12 +64,21 @@ static const char top_help[] =
     "  practice connect desk.example.org --fingerprint 3f2a...e9\n"
     "  practice login anna\n"
     "  practice patient search garcia --dob 1984-03-02\n"
+    "  practice template set dr-okafor --block \"mon-fri 09:00-12:30 main\"\n"
     "  practice --json patient show 100016\n";
 
 static const cli_cmd top_cmds[] = {
     {"patient", "patients", NULL, NULL, cli_patient_cmds, NULL},
     {"user", "staff accounts", NULL, NULL, cli_user_cmds, NULL},
     {"device", "waiting-room display accounts", NULL, NULL, cli_device_cmds, NULL},
+    {"location", "the practice's locations", NULL, NULL, cli_location_cmds, NULL},
+    {"room", "rooms of the locations", NULL, NULL, cli_room_cmds, NULL},
+    {"provider", "providers patients book", NULL, NULL, cli_provider_cmds, NULL},
+    {"visit-type", "kinds of appointment", NULL, NULL, cli_visit_type_cmds, NULL},
+    {"template", "providers' weekly hours", NULL, NULL, cli_template_cmds, NULL},
+    {"exception", "providers' time off, meetings, blocked time", NULL, NULL, cli_exception_cmds,
+     NULL},
+    {"holiday", "days the practice or a location is closed", NULL, NULL, cli_holiday_cmds, NULL},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
