@@ -23,6 +23,15 @@ static const char top_help[] =
     "Patients:\n"
     "  patient add|show|edit|search|list\n"
     "\n"
+    "Appointments (times are the practice's: \"tomorrow 9:00\", \"mon 10:00\"):\n"
+    "  slots VISIT-TYPE          the next free times, numbered\n"
+    "  book MRN VISIT-TYPE       book one (--at, or --slot N of the last listing) or a series\n"
+    "  appt show|move|cancel|no-show|notes ID\n"
+    "  appts MRN                 a patient's coming (--past: earlier) appointments\n"
+    "  schedule                  a day (or --week) of a provider, location or room as a grid\n"
+    "  waitlist add|list|remove|accept|decline|watch\n"
+    "  watch [TOPIC...]          changes and waitlist offers as they happen\n"
+    "\n"
     "Setting up the schedule:\n"
     "  location|room|provider|visit-type add|edit|show|list\n"
     "  template set|show|list|remove   providers' weekly hours\n"
@@ -64,7 +73,8 @@ static const char top_help[] =
     "  practice connect desk.example.org --fingerprint 3f2a...e9\n"
     "  practice login anna\n"
     "  practice patient search garcia --dob 1984-03-02\n"
-    "  practice template set dr-okafor --block \"mon-fri 09:00-12:30 main\"\n"
+    "  practice slots checkup --provider dr-okafor && practice book 100016 checkup --slot 1\n"
+    "  practice schedule --location main --day tomorrow\n"
     "  practice --json patient show 100016\n";
 
 static const cli_cmd top_cmds[] = {
@@ -79,6 +89,10 @@ static const cli_cmd top_cmds[] = {
     {"exception", "providers' time off, meetings, blocked time", NULL, NULL, cli_exception_cmds,
      NULL},
     {"holiday", "days the practice or a location is closed", NULL, NULL, cli_holiday_cmds, NULL},
+    {"appt", "one appointment: show, move, cancel, no-show, notes", NULL, NULL, cli_appt_cmds,
+     NULL},
+    {"waitlist", "patients waiting for an earlier time, and offers", NULL, NULL, cli_waitlist_cmds,
+     NULL},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -172,7 +186,8 @@ static int dispatch(cli *c, int argc, char **argv)
     const cli_cmd *k = find(top_cmds, cmd);
     if (k)
         return run_group(c, k, argc - 1, argv + 1);
-    const cli_cmd *lists[] = {cli_session_cmds, cli_audit_cmds};
+    const cli_cmd *lists[] = {cli_session_cmds, cli_audit_cmds, cli_book_cmds, cli_schedule_cmds,
+                              cli_watch_cmds};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         if ((k = find(lists[i], cmd)))
             return run(c, k, "practice ", argc - 1, argv + 1);
