@@ -22,3 +22,4 @@ pm_test(test_bruteforce SOURCES integ/test_bruteforce.c LIBS pm_harness LABELS i
 pm_test(test_hostile SOURCES integ/test_hostile.c LIBS pm_harness LABELS integ TIMEOUT 300)
 # Scheduling: availability, bookings, series, the waitlist, a race, a restart.
 pm_test(test_schedule SOURCES integ/test_schedule.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
+pm_test(test_series SOURCES integ/test_series.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
