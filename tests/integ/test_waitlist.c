@@ -1,0 +1,330 @@
+/* The waitlist against a real practiced: a cancelled booking's slot is offered to the
+ * first matching entry (visit type, preferred providers, date window, time-of-day window;
+ * priority, then age), held while the offer is open, booked on accept, passed on when
+ * declined, when the offer expires (--offer-ttl, on the injected clock) and when the entry
+ * is removed. A second desk watching "waitlist" sees every offer change. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "pm_time.h"
+#include "sched_help.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OFFER_TTL 60
+
+static ts_server S;
+static sh_clock K;
+static pc_client *M, *R, *W; /* manager, receptionist, a second desk watching */
+static pm_arena A;
+static sh_events EV;
+static time_t NOW;
+
+static int setup(void **state)
+{
+    (void)state;
+    sh_tz();
+    pm_arena_init(&A, 0);
+    NOW = sh_local("2026-05-01", 8, 0);
+    if (ts_init(&S, NULL))
+        return -1;
+    sh_clock_init(&K, &S, NOW);
+    char opts[64];
+    snprintf(opts, sizeof opts, "--offer-ttl %d", OFFER_TTL);
+    if (ts_start(&S, opts))
+        return -1;
+    M = ts_manager(&S);
+    R = M ? ts_user(&S, M, "wanda", PM__ROLE__RECEPTIONIST) : NULL;
+    W = R ? ts_user(&S, M, "walt", PM__ROLE__RECEPTIONIST) : NULL;
+    if (!W)
+        return -1;
+    pm_arena a;
+    pm_arena_init(&a, 0);
+    sh_block mornings = {0, 8 * 60, 12 * 60, NULL, 0, NULL};
+    int rc = sh_location(M, &a, "main", "Main Street") ||
+             sh_provider(M, &a, "dr-wl", "Dr Wait", "main") ||
+             sh_provider(M, &a, "dr-other", "Dr Other", "main") ||
+             sh_visit_type(M, &a, "checkup", 30, 0, NULL) ||
+             sh_visit_type(M, &a, "long", 60, 0, NULL) ||
+             sh_template(M, &a, "dr-wl", "2026-01-01", NULL, &mornings, 1, NULL, 0) ||
+             sh_template(M, &a, "dr-other", "2026-01-01", NULL, &mornings, 1, NULL, 0);
+    pc_on_event(W, sh_collect, &EV);
+    const char *topic = "waitlist";
+    rc = rc || pc_subscribe(W, &topic, 1, 0, &a, NULL);
+    if (rc)
+        fprintf(stderr, "set-up: %s / %s\n", pc_last_error(M), pc_last_error(W));
+    pm_arena_free(&a);
+    return rc ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    pc_free(W);
+    pc_free(R);
+    pc_free(M);
+    int rc = ts_stop(&S, SIGTERM);
+    if (rc == 0)
+        ts_cleanup(&S);
+    return rc;
+}
+
+static int test_done(void **state)
+{
+    (void)state;
+    pm_arena_free(&A);
+    return 0;
+}
+
+static void tick(int seconds)
+{
+    NOW += seconds;
+    sh_clock_set(&K, NOW);
+}
+
+struct offer_want {
+    uint64_t entry;
+    int status;
+    int from; /* events before this index do not count */
+};
+
+static int is_offer(const sh_ev *e, const void *arg)
+{
+    const struct offer_want *w = arg;
+    return e - EV.ev >= w->from && e->kind == PM__EVENT__BODY_OFFER_CHANGED &&
+           e->entry == w->entry && e->status == w->status;
+}
+
+/* Waits for the watching desk to see an offer to entry with status, from event index from
+ * on; returns its event. */
+static const sh_ev *see_offer_from(int from, uint64_t entry, int status, int timeout_ms)
+{
+    struct offer_want w = {entry, status, from};
+    int i = sh_wait_event(W, &EV, is_offer, &w, timeout_ms);
+    if (i < 0)
+        print_error("the watching desk saw no offer to entry %llu with status %d within %d ms\n",
+                    (unsigned long long)entry, status, timeout_ms);
+    assert_true(i >= 0);
+    return &EV.ev[i];
+}
+
+static const sh_ev *see_offer(uint64_t entry, int status, int timeout_ms)
+{
+    return see_offer_from(0, entry, status, timeout_ms);
+}
+
+static uint64_t add_entry(Pm__WaitlistEntry *e)
+{
+    Pm__WaitlistEntry *out;
+    SH_EXPECT(R, sh_wait_add(R, &A, e, &out), PM_OK);
+    assert_int_equal(out->status, PM__WAITLIST_STATUS__WAITING);
+    tick(1); /* each a second younger than the one before */
+    return out->id;
+}
+
+static const Pm__WaitlistEntry *entry_now(uint64_t id)
+{
+    Pm__Waitlist *wl;
+    SH_EXPECT(R, sh_wait_list(R, &A, 1, &wl), PM_OK);
+    const Pm__WaitlistEntry *e = sh_wl_entry(wl, id);
+    assert_non_null(e);
+    return e;
+}
+
+static int offers_to(uint64_t entry)
+{
+    int n = 0;
+    for (int i = 0; i < EV.n; i++)
+        n += EV.ev[i].kind == PM__EVENT__BODY_OFFER_CHANGED && EV.ev[i].entry == entry;
+    return n;
+}
+
+static void test_offers(void **state)
+{
+    (void)state;
+    pm_arena *a = &A;
+    const char *day = "2026-05-05";
+    time_t nine = sh_local(day, 9, 0);
+    char p0[24], pa[24], pb[24], pc[24], pd[24], pe[24], pf[24], pg[24], px[24];
+    SH_EXPECT(R, sh_patient(R, a, "Orig", "Inal", p0), PM_OK);
+    SH_EXPECT(R, sh_patient(R, a, "Wrong", "Provider", pa), PM_OK);
+    SH_EXPECT(R, sh_patient(R, a, "Wrong", "Dates", pb), PM_OK);
+    SH_EXPECT(R, sh_patient(R, a, "Wrong", "Hours", pc), PM_OK);
+    SH_EXPECT(R, sh_patient(R, a, "Low", "Priority", pd), PM_OK);
+    SH_EXPECT(R, sh_patient(R, a, "High", "Older", pe), PM_OK);
+    SH_EXPECT(R, sh_patient(R, a, "High", "Younger", pf), PM_OK);
+    SH_EXPECT(R, sh_patient(R, a, "Wrong", "Type", pg), PM_OK);
+    SH_EXPECT(R, sh_patient(R, a, "Walk", "In", px), PM_OK);
+    Pm__Appointment *orig;
+    SH_EXPECT(R, sh_book(R, a, sh_book_req(a, p0, "dr-wl", "checkup", nine), &orig), PM_OK);
+
+    Pm__WaitlistEntry *e = sh_entry(a, pa, "checkup");
+    static char *other[] = {"dr-other"};
+    e->providers = other;
+    e->n_providers = 1;
+    e->priority = 9;
+    uint64_t ea = add_entry(e);
+    e = sh_entry(a, pb, "checkup");
+    e->from_date = "2026-05-01";
+    e->to_date = "2026-05-02";
+    e->priority = 9;
+    uint64_t eb = add_entry(e);
+    e = sh_entry(a, pc, "checkup");
+    e->earliest_min = 13 * 60;
+    e->latest_min = 17 * 60;
+    e->priority = 9;
+    uint64_t ec = add_entry(e);
+    e = sh_entry(a, pd, "checkup");
+    e->priority = 1;
+    uint64_t ed = add_entry(e);
+    e = sh_entry(a, pe, "checkup");
+    static char *wl[] = {"dr-wl"};
+    e->providers = wl;
+    e->n_providers = 1;
+    e->from_date = "2026-05-04";
+    e->to_date = "2026-05-06";
+    e->earliest_min = 8 * 60;
+    e->latest_min = 12 * 60;
+    e->priority = 5;
+    uint64_t ee = add_entry(e);
+    e = sh_entry(a, pf, "checkup");
+    e->priority = 5;
+    uint64_t ef = add_entry(e);
+    e = sh_entry(a, pg, "long");
+    e->priority = 9;
+    uint64_t eg = add_entry(e);
+
+    /* the cancellation frees 09:00: the highest priority that matches, the older of two */
+    SH_EXPECT(R,
+              sh_cancel(R, a, orig->id, orig->version, "patient travelling", PM__SCOPE__THIS, NULL),
+              PM_OK);
+    const sh_ev *o1 = see_offer(ee, PM__OFFER_STATUS__OPEN, 10000);
+    uint64_t o1_id = o1->offer, o1_appt = o1->offer_appt;
+    print_message("      offer %llu to entry %llu: %s, expires %llds after now\n",
+                  (unsigned long long)o1_id, (unsigned long long)ee, pe,
+                  (long long)o1->expires_at - (long long)NOW);
+    assert_int_equal(o1->start, nine);
+    assert_string_equal(o1->provider, "dr-wl");
+    assert_string_equal(o1->mrn, pe);
+    assert_int_equal(o1->expires_at, (uint64_t)NOW + OFFER_TTL);
+    Pm__Waitlist *list;
+    SH_EXPECT(R, sh_wait_list(R, a, 0, &list), PM_OK);
+    assert_int_equal(sh_wl_entry(list, ee)->status, PM__WAITLIST_STATUS__OFFERED);
+    assert_int_equal(sh_wl_entry(list, ee)->offer_id, o1_id);
+    assert_non_null(sh_wl_offer(list, o1_id));
+    assert_int_equal(sh_wl_offer(list, o1_id)->status, PM__OFFER_STATUS__OPEN);
+
+    /* the slot is held: nobody else books it, and it is not offered as free */
+    Pm__Appointment *held;
+    SH_EXPECT(R, sh_get(R, a, o1_appt, &held), PM_OK);
+    assert_int_equal(held->status, PM__APPOINTMENT_STATUS__HELD);
+    assert_string_equal(held->patient_mrn, pe);
+    assert_int_equal(held->offer_id, o1_id);
+    SH_EXPECT(R, sh_book(R, a, sh_book_req(a, px, "dr-wl", "checkup", nine), NULL), PM_E_SLOT_FULL);
+    assert_true(sh_conflicts_has(pc_last_error_detail(R), o1_appt));
+    Pm__SlotList *l;
+    SH_EXPECT(R, sh_find(R, a, sh_slots_req(a, "checkup", "dr-wl", day, day), &l), PM_OK);
+    assert_false(sh_has_slot(l, "dr-wl", nine));
+
+    /* declined: the next matching entry gets it */
+    Pm__Envelope *resp;
+    SH_EXPECT(R, sh_answer(R, a, o1_id, 0, &resp), PM_OK);
+    see_offer(ee, PM__OFFER_STATUS__DECLINED, 10000);
+    const sh_ev *o2 = see_offer(ef, PM__OFFER_STATUS__OPEN, 10000);
+    uint64_t o2_id = o2->offer;
+    uint64_t o2_expires = o2->expires_at;
+    assert_int_equal(o2->start, nine);
+    SH_EXPECT(R, sh_get(R, a, o1_appt, &held), PM_OK);
+    assert_int_equal(held->status, PM__APPOINTMENT_STATUS__CANCELLED);
+    assert_int_equal(entry_now(ee)->status, PM__WAITLIST_STATUS__WAITING);
+    SH_EXPECT(R, sh_answer(R, a, o1_id, 1, NULL), PM_E_CONFLICT); /* closed */
+
+    /* expiry: past expires_at on the server's clock, the next tick passes it on */
+    NOW = (time_t)o2_expires + 1;
+    sh_clock_set(&K, NOW);
+    uint64_t t0 = pm_mono_ms();
+    see_offer(ef, PM__OFFER_STATUS__EXPIRED, 10000);
+    uint64_t expired_ms = pm_mono_ms() - t0;
+    const sh_ev *o3 = see_offer(ed, PM__OFFER_STATUS__OPEN, 10000);
+    uint64_t o3_id = o3->offer, o3_appt = o3->offer_appt;
+    print_message(
+        "      offer %llu expired %llu ms after the clock passed it; offer %llu to %llu\n",
+        (unsigned long long)o2_id, (unsigned long long)expired_ms, (unsigned long long)o3_id,
+        (unsigned long long)ed);
+    assert_true(expired_ms < 5000);
+    SH_EXPECT(R, sh_answer(R, a, o2_id, 1, NULL), PM_E_CONFLICT);
+
+    /* accepted: booked */
+    SH_EXPECT(R, sh_answer(R, a, o3_id, 1, &resp), PM_OK);
+    assert_int_equal(resp->body_case, PM__ENVELOPE__BODY_APPOINTMENT_OK);
+    Pm__Appointment *booked = resp->appointment_ok->appointment;
+    assert_int_equal(booked->id, o3_appt);
+    assert_int_equal(booked->status, PM__APPOINTMENT_STATUS__BOOKED);
+    assert_string_equal(booked->patient_mrn, pd);
+    assert_int_equal(booked->start, nine);
+    see_offer(ed, PM__OFFER_STATUS__ACCEPTED, 10000);
+    assert_int_equal(entry_now(ed)->status, PM__WAITLIST_STATUS__SCHEDULED);
+    Pm__Schedule *s;
+    SH_EXPECT(R, sh_schedule(R, a, "dr-wl", NULL, NULL, day, 1, &s), PM_OK);
+    int active = 0;
+    for (size_t i = 0; i < s->days[0]->n_appointments; i++) {
+        const Pm__Appointment *x = s->days[0]->appointments[i];
+        print_message("      %s %s: status %d\n", x->patient_mrn, x->patient_name, x->status);
+        if (x->status == PM__APPOINTMENT_STATUS__BOOKED ||
+            x->status == PM__APPOINTMENT_STATUS__HELD) {
+            active++;
+            assert_int_equal(x->id, o3_appt);
+        }
+    }
+    assert_int_equal(active, 1);
+
+    /* the entries that did not match were never offered anything */
+    uint64_t never[] = {ea, eb, ec, eg};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(offers_to(never[i]), 0);
+        assert_int_equal(entry_now(never[i])->status, PM__WAITLIST_STATUS__WAITING);
+    }
+
+    /* a removed entry's open offer is withdrawn, and the slot goes to the next */
+    Pm__Appointment *again;
+    time_t ten = sh_local(day, 10, 0);
+    SH_EXPECT(R, sh_book(R, a, sh_book_req(a, p0, "dr-wl", "checkup", ten), &again), PM_OK);
+    int mark = EV.n;
+    SH_EXPECT(R, sh_cancel(R, a, again->id, again->version, "again", PM__SCOPE__THIS, NULL), PM_OK);
+    const sh_ev *o4 = see_offer_from(mark, ee, PM__OFFER_STATUS__OPEN, 10000);
+    assert_int_equal(o4->start, ten);
+    uint64_t o4_id = o4->offer, o4_appt = o4->offer_appt;
+    Pm__WaitlistEntry *removed;
+    SH_EXPECT(R, sh_wait_remove(R, a, ee, &removed), PM_OK);
+    assert_int_equal(removed->status, PM__WAITLIST_STATUS__REMOVED);
+    const sh_ev *w4 = see_offer(ee, PM__OFFER_STATUS__WITHDRAWN, 10000);
+    assert_int_equal(w4->offer, o4_id);
+    SH_EXPECT(R, sh_get(R, a, o4_appt, &held), PM_OK);
+    assert_int_equal(held->status, PM__APPOINTMENT_STATUS__CANCELLED);
+    const sh_ev *o5 = see_offer_from(mark, ef, PM__OFFER_STATUS__OPEN, 10000);
+    assert_int_equal(o5->start, ten);
+    SH_EXPECT(R, sh_answer(R, a, o4_id, 1, NULL), PM_E_CONFLICT);
+    SH_EXPECT(R, sh_wait_list(R, a, 0, &list), PM_OK);
+    assert_null(sh_wl_entry(list, ee));
+    SH_EXPECT(R, sh_wait_list(R, a, 1, &list), PM_OK);
+    assert_int_equal(sh_wl_entry(list, ee)->status, PM__WAITLIST_STATUS__REMOVED);
+
+    for (int i = 0; i < EV.n; i++)
+        if (EV.ev[i].kind == PM__EVENT__BODY_OFFER_CHANGED)
+            print_message("      event %llu: offer %llu entry %llu status %d\n",
+                          (unsigned long long)EV.ev[i].seq, (unsigned long long)EV.ev[i].offer,
+                          (unsigned long long)EV.ev[i].entry, EV.ev[i].status);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_offers, test_done),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
