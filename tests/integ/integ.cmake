@@ -25,3 +25,4 @@ pm_test(test_schedule SOURCES integ/test_schedule.c integ/sched_help.c LIBS pm_h
 pm_test(test_series SOURCES integ/test_series.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
 pm_test(test_waitlist SOURCES integ/test_waitlist.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
 pm_test(test_sched_race SOURCES integ/test_sched_race.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
+pm_test(test_sched_restart SOURCES integ/test_sched_restart.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
