@@ -39,16 +39,41 @@ static int call2(cli *c, Pm__Envelope *req, pm_arena *a, Pm__Envelope__BodyCase 
     return CLI_EXIT_OK;
 }
 
-/* The results of a series, one line per occurrence: booked (or changed), or why not. */
+/* Why an occurrence of a series could not be done: the server's reason and the
+ * appointments in the way (looked up while *lookups allows). */
+static void occurrence_why(cli *c, const Pm__Error *e, size_t *lookups, char *why, size_t n)
+{
+    char conflicts[1200] = "";
+    size_t nids = e->n_conflicts < CLI_CONFLICTS_MAX ? e->n_conflicts : CLI_CONFLICTS_MAX;
+    if (*lookups + nids > SERIES_LOOKUPS)
+        nids = 0;
+    *lookups += nids;
+    if (nids) {
+        snprintf(conflicts, sizeof conflicts, "conflicts with ");
+        cli_describe_conflicts(c, e->conflicts, nids, e->n_conflicts, conflicts + 15,
+                               sizeof conflicts - 15, NULL);
+        for (char *nl = strchr(conflicts, '\n'); nl; nl = strchr(nl, '\n'))
+            *nl = ';'; /* one line per occurrence */
+    } else if (e->n_conflicts) {
+        snprintf(conflicts, sizeof conflicts, "conflicts with #%llu%s",
+                 (unsigned long long)e->conflicts[0], e->n_conflicts > 1 ? " and others" : "");
+    }
+    snprintf(why, n, "%s%s%s", *e->message ? e->message : pm_strerror(-(int)e->code),
+             *conflicts ? ": " : "", conflicts);
+}
+
+/* The results of a series, one line per occurrence: done (booked, moved...), or why not,
+ * or free but left alone because all or none was asked. */
 static int print_series(cli *c, const sched_names *n, const Pm__SeriesResult *sr, const char *verb)
 {
-    size_t done = 0, lookups = 0;
+    size_t done = 0, failed = 0, lookups = 0;
     int first_err = 0;
     for (size_t i = 0; i < sr->n_occurrences; i++) {
-        if (sr->occurrences[i]->appointment && !sr->occurrences[i]->conflict)
+        const Pm__Occurrence *oc = sr->occurrences[i];
+        if (oc->conflict && !failed++)
+            first_err = -(int)oc->conflict->code;
+        else if (oc->appointment && !oc->conflict)
             done++;
-        else if (!first_err && sr->occurrences[i]->conflict)
-            first_err = -(int)sr->occurrences[i]->conflict->code;
     }
     if (c->json) {
         cj_print(cj_message(&sr->base));
@@ -60,52 +85,32 @@ static int print_series(cli *c, const sched_names *n, const Pm__SeriesResult *sr
                sr->n_occurrences == 1 ? "" : "s", verb, sr->applied ? "." : "; nothing was done.");
         for (size_t i = 0; i < sr->n_occurrences; i++) {
             const Pm__Occurrence *oc = sr->occurrences[i];
-            char when[64];
-            if (oc->appointment && !oc->conflict) {
-                const Pm__Appointment *ap = oc->appointment;
+            const Pm__Appointment *ap = oc->appointment;
+            char when[64], why[1600];
+            if (ap && !oc->conflict) {
                 sched_span(ap->start, ap->end, when, sizeof when);
-                printf("  %-28s  %s #%llu%s%s\n", when, sr->applied ? verb : "would be",
-                       (unsigned long long)ap->id, *ap->room ? ", " : "",
-                       *ap->room ? sched_room_name(n, ap->room) : "");
+                printf("  %-28s  %s #%llu%s%s\n", when, verb, (unsigned long long)ap->id,
+                       *ap->room ? ", " : "", *ap->room ? sched_room_name(n, ap->room) : "");
                 continue;
             }
             sched_span(oc->start, oc->start, when, sizeof when);
-            const Pm__Error *e = oc->conflict;
-            char why[1600] = "";
-            if (e) {
-                size_t nids =
-                    e->n_conflicts < CLI_CONFLICTS_MAX ? e->n_conflicts : CLI_CONFLICTS_MAX;
-                if (lookups + nids > SERIES_LOOKUPS)
-                    nids = 0;
-                lookups += nids;
-                char conflicts[1200] = "";
-                if (nids) {
-                    memcpy(conflicts, "conflicts with ", 16);
-                    cli_describe_conflicts(c, e->conflicts, nids, e->n_conflicts, conflicts + 15,
-                                           sizeof conflicts - 15, NULL);
-                    for (char *nl = strchr(conflicts, '\n'); nl; nl = strchr(nl, '\n'))
-                        *nl = ';'; /* one line per occurrence */
-                } else if (e->n_conflicts)
-                    snprintf(conflicts, sizeof conflicts, "conflicts with #%llu%s",
-                             (unsigned long long)e->conflicts[0],
-                             e->n_conflicts > 1 ? " and others" : "");
-                snprintf(why, sizeof why, "%s%s%s",
-                         *e->message ? e->message : pm_strerror(-(int)e->code),
-                         *conflicts ? ": " : "", conflicts);
+            if (oc->conflict) {
+                occurrence_why(c, oc->conflict, &lookups, why, sizeof why);
+                printf("  %-28s  not %s: %s\n", when, verb, why);
+            } else {
+                printf("  %-28s  free, not %s: all or none\n", when, verb);
             }
-            printf("  %-28s  not %s: %s\n", when, verb, *why ? why : "not possible");
         }
     }
     if (!sr->applied || (done == 0 && sr->n_occurrences)) {
         int err = first_err ? first_err : PM_E_CONFLICT;
-        return cli_fail(c, err, NULL, "nothing %s: %zu of %zu occurrences conflict%s", verb,
-                        sr->n_occurrences - done, sr->n_occurrences,
+        return cli_fail(c, err, NULL, "nothing %s: %zu of %zu occurrence%s conflict%s", verb,
+                        failed, sr->n_occurrences, sr->n_occurrences == 1 ? "" : "s",
                         sr->applied ? "" : " (--free-ones does those that fit)");
     }
     return CLI_EXIT_OK;
 }
 
-/* An appointment or a series' results, answering a change. */
 /* "Booked appointment #12: Tue 2026-12-01 09:30-09:50." from what ("Booked"). */
 static int print_answer(cli *c, const sched_names *n, const Pm__Envelope *resp, const char *verb,
                         const char *what)

@@ -124,27 +124,30 @@ static int ranks_before(const long *x, const long *y)
 
 /* The appointment a cell shows, among those of the column overlapping [t0, t1): an
  * active one before a cancelled one, one starting in the row before one going on (the
- * earliest starting), else the one that started last. *others: how many more overlap. */
+ * earliest starting), else the one that started last. *others: how many more of its kind
+ * (active, or cancelled) overlap. */
 static int pick(const column *k, int64_t t0, int64_t t1, size_t *others)
 {
     const Pm__ScheduleDay *d = k->day;
     int best = -1;
     long best_rank[3] = {0, 0, 0};
-    *others = 0;
+    size_t n_active = 0, n_cancelled = 0;
     for (size_t i = 0; i < d->n_appointments; i++) {
         const Pm__Appointment *a = d->appointments[i];
         if (!mine(k, a->provider) || a->start >= t1 || a->end <= t0)
             continue;
+        if (active(a))
+            n_active++;
+        else
+            n_cancelled++;
         int here = a->start >= t0;
         long rank[3] = {active(a) ? 0 : 1, here ? 0 : 1, here ? (long)a->start : -(long)a->start};
-        if (best >= 0) {
-            (*others)++;
-            if (!ranks_before(rank, best_rank))
-                continue;
-        }
+        if (best >= 0 && !ranks_before(rank, best_rank))
+            continue;
         best = (int)i;
         memcpy(best_rank, rank, sizeof rank);
     }
+    *others = n_active ? n_active - 1 : n_cancelled ? n_cancelled - 1 : 0;
     return best;
 }
 
@@ -529,7 +532,8 @@ static const char *subject_title(const sched_names *n, const sched_args *s, char
 }
 
 /* Appointments the grid did not name (hidden behind others), and the counts. */
-static void print_footer(const Pm__Schedule *sc, column *cols, size_t ncols, const sched_names *n)
+static void print_footer(const Pm__Schedule *sc, column *cols, size_t ncols, const sched_names *n,
+                         int width)
 {
     size_t total = 0, cancelled = 0, no_show = 0, held = 0, hidden = 0;
     for (size_t d = 0; d < sc->n_days; d++)
@@ -547,9 +551,25 @@ static void print_footer(const Pm__Schedule *sc, column *cols, size_t ncols, con
             if (cols[k].shown[i] || !mine(&cols[k], a->provider))
                 continue;
             cols[k].shown[i] = 1;
-            char line[512];
-            sched_appt_line(n, a, line, sizeof line);
-            printf("%s %s\n", hidden++ ? "     " : "Also:", line);
+            char line[768], t0[8], t1[8], status[300] = "", day[24];
+            sched_day(d->date, day, sizeof day);
+            day[3] = 0; /* "Mon" */
+            sched_hhmm(pm_local_minutes((time_t)a->start), t0, sizeof t0);
+            sched_hhmm(pm_local_minutes((time_t)a->end), t1, sizeof t1);
+            if (a->status != PM__APPOINTMENT_STATUS__BOOKED) {
+                status[0] = ':', status[1] = ' ';
+                sched_status_text(a, status + 2, sizeof status - 2);
+            }
+            snprintf(line, sizeof line, "%s %s %s %s-%s %s, %s, %s%s",
+                     hidden++ ? "     " : "Also:", active(a) ? " " : "✗",
+                     day, t0, t1,
+                     *a->patient_name ? a->patient_name : a->patient_mrn,
+                     sched_visit_type_name(n, a->visit_type), sched_provider_name(n, a->provider),
+                     status);
+            if (pm_utf8_len(line) > (size_t)width)
+                printf("%.*s…\n", (int)prefix_bytes(line, (size_t)width - 1), line);
+            else
+                printf("%s\n", line);
         }
     }
     printf("%zu appointment%s", total - cancelled, total - cancelled == 1 ? "" : "s");
@@ -559,7 +579,7 @@ static void print_footer(const Pm__Schedule *sc, column *cols, size_t ncols, con
         printf(", %zu held for waitlist offers", held);
     if (cancelled)
         printf(", %zu cancelled", cancelled);
-    printf(".  · bookable  ░ away  ✗ cancelled  +N more in the row\n");
+    printf(".\n· bookable  ░ away  ✗ cancelled  +N more in the row\n");
 }
 
 static int print_day_grid(cli *c, const sched_names *n, const sched_args *s, Pm__Schedule *sc,
@@ -610,7 +630,7 @@ static int print_day_grid(cli *c, const sched_names *n, const sched_args *s, Pm_
     }
     row_range(&g, cols, ncols, s->location ? sched_find_location(n, s->location) : NULL);
     print_grid(&g, cols, ncols, width, CELL_MIN);
-    print_footer(sc, cols, ncols, n);
+    print_footer(sc, cols, ncols, n, width);
     return CLI_EXIT_OK;
 }
 
@@ -648,7 +668,7 @@ static int print_week_grid(cli *c, const sched_names *n, const sched_args *s, Pm
     printf("%s · %s to %s\n", subject_title(n, s, title, sizeof title), first, last);
     row_range(&g, cols, ncols, s->location ? sched_find_location(n, s->location) : NULL);
     print_grid(&g, cols, ncols, width, 6);
-    print_footer(sc, cols, ncols, n);
+    print_footer(sc, cols, ncols, n, width);
     return CLI_EXIT_OK;
 }
 
