@@ -77,10 +77,12 @@ static int teardown(void **state)
     return rc;
 }
 
+/* After each test, even one that failed: its arena goes, the clock comes back. */
 static int test_done(void **state)
 {
     (void)state;
     pm_arena_free(&A);
+    sh_clock_set(&K, T0);
     return 0;
 }
 
@@ -635,6 +637,18 @@ static void test_patient_double_booking(void **state)
     /* right after is fine */
     SH_EXPECT(R, sh_book(R, a, sh_book_req(a, p, "dr-lee", "checkup", sh_local(day, 9, 30)), NULL),
               PM_OK);
+    /* the MRN as people type it, with a dash, is the same patient (as for reads and
+     * bookings): the slots must leave out the same times */
+    char dashed[32];
+    snprintf(dashed, sizeof dashed, "%.3s-%s", p, p + 3);
+    q->patient_mrn = dashed;
+    SH_EXPECT(R, sh_find(R, a, q, &l), PM_OK);
+    SH_EXPECT(R,
+              sh_book(R, a, sh_book_req(a, dashed, "dr-lee", "checkup", sh_local(day, 9, 0)), NULL),
+              PM_E_PATIENT_BUSY);
+    print_message("      FindSlots for %s offers 08:45 (the patient is with dr-mv then): %s\n",
+                  dashed, sh_has_slot(l, "dr-lee", sh_local(day, 8, 45)) ? "yes" : "no");
+    assert_false(sh_has_slot(l, "dr-lee", sh_local(day, 8, 45)));
 }
 
 /* A visit that needs a room gets a free room of its location; when the location's only
@@ -949,6 +963,88 @@ static void test_changes_history_events(void **state)
     pc_free(W2);
 }
 
+/* "Now" is the scheduling clock: slots start after it, the front desk cannot book the
+ * past (a manager may record it), and a patient's list splits at it. */
+static void test_now_and_the_past(void **state)
+{
+    (void)state;
+    pm_arena *a = &A;
+    const char *day = "2026-04-09";
+    sh_clock_set(&K, sh_local(day, 10, 5));
+    Pm__SlotList *l;
+    SH_EXPECT(R, sh_find(R, a, sh_slots_req(a, "checkup", "dr-lee", day, day), &l), PM_OK);
+    print_message("      at %s the first slot is %s, %zu in all\n", when(sh_local(day, 10, 5)),
+                  l->n_slots ? when(l->slots[0]->start) : "-", l->n_slots);
+    assert_int_equal(l->n_slots, 6);
+    assert_int_equal(l->slots[0]->start, sh_local(day, 10, 15));
+    char p[24];
+    SH_EXPECT(R, sh_patient(R, a, "Past", "Tense", p), PM_OK);
+    SH_EXPECT(R, sh_book(R, a, sh_book_req(a, p, "dr-lee", "checkup", sh_local(day, 8, 0)), NULL),
+              PM_E_INVALID_ARGUMENT);
+    assert_string_equal(pc_last_error_detail(R)->field, "start");
+    Pm__Appointment *past, *future;
+    SH_EXPECT(M, sh_book(M, a, sh_book_req(a, p, "dr-lee", "checkup", sh_local(day, 8, 0)), &past),
+              PM_OK);
+    SH_EXPECT(R,
+              sh_book(R, a, sh_book_req(a, p, "dr-lee", "checkup", sh_local(day, 11, 0)), &future),
+              PM_OK);
+    Pm__AppointmentList *al;
+    SH_EXPECT(R, sh_patient_appts(R, a, p, 0, &al), PM_OK);
+    assert_int_equal(al->n_appointments, 1);
+    assert_int_equal(al->appointments[0]->id, future->id);
+    SH_EXPECT(R, sh_patient_appts(R, a, p, 1, &al), PM_OK);
+    assert_int_equal(al->n_appointments, 1);
+    assert_int_equal(al->appointments[0]->id, past->id);
+    sh_clock_set(&K, T0);
+}
+
+/* A move is a booking at the new time: the front desk may not move one into the past any
+ * more than it may book there. */
+static void test_move_into_past(void **state)
+{
+    (void)state;
+    pm_arena *a = &A;
+    const char *day = "2026-04-10";
+    sh_clock_set(&K, sh_local(day, 10, 5));
+    char p[24];
+    SH_EXPECT(R, sh_patient(R, a, "Back", "InTime", p), PM_OK);
+    Pm__Appointment *x;
+    SH_EXPECT(R, sh_book(R, a, sh_book_req(a, p, "dr-lee", "checkup", sh_local(day, 11, 0)), &x),
+              PM_OK);
+    SH_EXPECT(
+        R,
+        sh_book(R, a, sh_book_req(a, p, "dr-lee", "checkup", sh_local("2026-04-08", 9, 0)), NULL),
+        PM_E_INVALID_ARGUMENT);
+    Pm__Move *m = sh_move_req(a, x->id, x->version);
+    m->start = sh_local("2026-04-08", 9, 0);
+    int rc = sh_move(R, a, m, NULL);
+    print_message("      receptionist moving %s to %s (two days ago): %s%s%s\n", when(x->start),
+                  when(m->start), pm_strerror(rc), rc ? ": " : "", rc ? pc_last_error(R) : "");
+    sh_clock_set(&K, T0);
+    assert_int_equal(rc, PM_E_INVALID_ARGUMENT);
+}
+
+/* A Book retried with the same request key (after a network blip) books once. */
+static void test_book_retry_same_key(void **state)
+{
+    (void)state;
+    pm_arena *a = &A;
+    const char *day = "2026-04-17";
+    char p[24];
+    SH_EXPECT(R, sh_patient(R, a, "Blip", "Retry", p), PM_OK);
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_BOOK), *r1, *r2;
+    e->book = sh_book_req(a, p, "dr-lee", "checkup", sh_local(day, 9, 0));
+    static uint8_t key[16] = "book-once-pleas";
+    e->request_key.data = key;
+    e->request_key.len = sizeof key;
+    SH_EXPECT(R, pc_call(R, e, a, &r1), PM_OK);
+    SH_EXPECT(R, pc_call(R, e, a, &r2), PM_OK);
+    assert_int_equal(r1->appointment_ok->appointment->id, r2->appointment_ok->appointment->id);
+    Pm__Schedule *s;
+    SH_EXPECT(R, sh_schedule(R, a, "dr-lee", NULL, NULL, day, 1, &s), PM_OK);
+    assert_int_equal(s->days[0]->n_appointments, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -963,6 +1059,9 @@ int main(void)
         cmocka_unit_test_teardown(test_patient_double_booking, test_done),
         cmocka_unit_test_teardown(test_rooms, test_done),
         cmocka_unit_test_teardown(test_changes_history_events, test_done),
+        cmocka_unit_test_teardown(test_now_and_the_past, test_done),
+        cmocka_unit_test_teardown(test_move_into_past, test_done),
+        cmocka_unit_test_teardown(test_book_retry_same_key, test_done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
