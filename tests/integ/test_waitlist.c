@@ -160,6 +160,12 @@ static void test_offers(void **state)
     SH_EXPECT(R, sh_patient(R, a, "High", "Younger", pf), PM_OK);
     SH_EXPECT(R, sh_patient(R, a, "Wrong", "Type", pg), PM_OK);
     SH_EXPECT(R, sh_patient(R, a, "Walk", "In", px), PM_OK);
+    char ph[24];
+    SH_EXPECT(R, sh_patient(R, a, "Busy", "Elsewhere", ph), PM_OK);
+    /* ph is with dr-other from 09:00 to 11:00 that day */
+    SH_EXPECT(R, sh_book(R, a, sh_book_req(a, ph, "dr-other", "long", nine), NULL), PM_OK);
+    SH_EXPECT(R, sh_book(R, a, sh_book_req(a, ph, "dr-other", "long", sh_local(day, 10, 0)), NULL),
+              PM_OK);
     Pm__Appointment *orig;
     SH_EXPECT(R, sh_book(R, a, sh_book_req(a, p0, "dr-wl", "checkup", nine), &orig), PM_OK);
 
@@ -198,6 +204,9 @@ static void test_offers(void **state)
     e = sh_entry(a, pg, "long");
     e->priority = 9;
     uint64_t eg = add_entry(e);
+    e = sh_entry(a, ph, "checkup"); /* first in line, but busy at every freed time */
+    e->priority = 9;
+    uint64_t eh = add_entry(e);
 
     /* the cancellation frees 09:00: the highest priority that matches, the older of two */
     SH_EXPECT(R,
@@ -284,8 +293,8 @@ static void test_offers(void **state)
     assert_int_equal(active, 1);
 
     /* the entries that did not match were never offered anything */
-    uint64_t never[] = {ea, eb, ec, eg};
-    for (size_t i = 0; i < 4; i++) {
+    uint64_t never[] = {ea, eb, ec, eg, eh};
+    for (size_t i = 0; i < 5; i++) {
         assert_int_equal(offers_to(never[i]), 0);
         assert_int_equal(entry_now(never[i])->status, PM__WAITLIST_STATUS__WAITING);
     }
@@ -313,6 +322,7 @@ static void test_offers(void **state)
     assert_null(sh_wl_entry(list, ee));
     SH_EXPECT(R, sh_wait_list(R, a, 1, &list), PM_OK);
     assert_int_equal(sh_wl_entry(list, ee)->status, PM__WAITLIST_STATUS__REMOVED);
+    assert_int_equal(offers_to(eh), 0); /* busy at 10:00 too */
 
     for (int i = 0; i < EV.n; i++)
         if (EV.ev[i].kind == PM__EVENT__BODY_OFFER_CHANGED)
