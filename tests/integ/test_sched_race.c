@@ -162,6 +162,10 @@ static void race(const char *label, time_t start)
         pthread_join(th[i], NULL);
     uint64_t wall_us = pm_mono_us() - t0;
     pthread_barrier_destroy(&barrier);
+    for (int i = 0; i < NRACERS; i++) {
+        pc_free(rs[i].c);
+        rs[i].c = NULL;
+    }
 
     int ok = 0, full = 0, winner = -1;
     uint64_t first_send = UINT64_MAX, last_send = 0, lat[NRACERS];
@@ -235,8 +239,6 @@ static void race(const char *label, time_t start)
                    al->appointments[k]->status == PM__APPOINTMENT_STATUS__BOOKED;
         assert_int_equal(has, i == winner);
     }
-    for (int i = 0; i < NRACERS; i++)
-        pc_free(rs[i].c);
 }
 
 static void test_race_as_it_comes(void **state)
