@@ -345,7 +345,22 @@ print([e["offer_changed"]["offer"]["status"] for e in ev if "offer_changed" in e
 epoch "$D1 15:00" >"$CLOCK"
 expect 0 "no-show" appt no-show "$A6" && has "no-show" "marked"
 rm -f "$CLOCK"
-expect 8 "no-show before the time" appt no-show "$A7"
+expect 8 "no-show before the time" appt no-show "$A7" && err_has "not started" "says why"
+
+# A declined offer: the patient stays on the waitlist.
+expect 0 "waitlist add (3)" --json waitlist add "$P3" checkup --provider dr-lee
+W3=$(json 'd["id"]')
+expect 0 "cancel (3)" appt cancel "$A7" --reason "moving away"
+expect 0 "the offer" --json waitlist list
+OFFER3=$(json '[o["id"] for o in d["offers"] if o["entry_id"] == '"$W3"'][0]')
+PRACTICE_CONFIG="$T/cfg-anna" expect 0 "decline" waitlist decline "$OFFER3" &&
+  has "declined" "says so"
+expect 0 "still waiting" --json waitlist list &&
+  is "$(json '[e["status"] for e in d["entries"] if e["id"] == '"$W3"']')" "['waiting']" \
+    "a declined offer leaves the patient waiting"
+expect 0 "waitlist remove" waitlist remove "$W3"
+expect 0 "removed" --json waitlist list &&
+  is "$(json '[e["id"] for e in d["entries"] if e["id"] == '"$W3"']')" "[]" "off the list"
 
 # ---- the day grid ---------------------------------------------------------------------
 
@@ -371,6 +386,8 @@ WIDEST=$(python3 -c 'import sys; print(max(len(l) for l in open(sys.argv[1], enc
 expect 0 "the meeting in dr-okafor's day" schedule --provider dr-okafor --day "$D2"
 is "$(cell 11:00 "Chidi Okafor")" "░ Team meeting" "the exception with its reason"
 is "$(cell 11:15 "Chidi Okafor")" "$(printf '░%.0s' $(seq 40))" "the exception fills its rows"
+expect 0 "the only location by default" schedule --day "$D1" &&
+  has "Main Street (main) · Mon $D1" "defaults to the practice's one location"
 expect 0 "the holiday" schedule --location main --day "$D4" && has "HOLIDAY: Founders Day" "holiday"
 expect 0 "week grid" schedule --provider dr-okafor --week "$D1" &&
   has "Mon $(date -d "$D1" +%d)" "day columns" && has "Smith" "names in the week"
