@@ -561,8 +561,7 @@ static void print_footer(const Pm__Schedule *sc, column *cols, size_t ncols, con
                 sched_status_text(a, status + 2, sizeof status - 2);
             }
             snprintf(line, sizeof line, "%s %s %s %s-%s %s, %s, %s%s",
-                     hidden++ ? "     " : "Also:", active(a) ? " " : "✗",
-                     day, t0, t1,
+                     hidden++ ? "     " : "Also:", active(a) ? " " : "✗", day, t0, t1,
                      *a->patient_name ? a->patient_name : a->patient_mrn,
                      sched_visit_type_name(n, a->visit_type), sched_provider_name(n, a->provider),
                      status);
