@@ -4,7 +4,7 @@ add_library(pm_bench STATIC bench/bench_common.c)
 target_include_directories(pm_bench PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/bench)
 target_link_libraries(pm_bench PUBLIC pm_harness practice_client pm_common ${LMDB_LIB})
 
-foreach(b bench_group_commit bench_search bench_conn_mem)
+foreach(b bench_group_commit bench_search bench_conn_mem bench_schedule)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/bench/${b}.c)
     add_executable(${b} bench/${b}.c)
     target_link_libraries(${b} PRIVATE pm_bench ${LMDB_LIB} Threads::Threads)
