@@ -405,6 +405,11 @@ static void test_survives_restart(void **state)
     assert_int_equal(sh_wl_entry(wl, W.ewc)->status, PM__WAITLIST_STATUS__WAITING);
     assert_string_equal(sh_wl_entry(wl, W.ewb)->note, "mornings only");
     pc_free(watch);
+    /* nobody else wanted 10:00 on the 13th: the released hold leaves it free */
+    SH_EXPECT(
+        R,
+        sh_book(R, a, sh_book_req(a, W.p0, "dr-a", "checkup", sh_local("2026-05-13", 10, 0)), NULL),
+        PM_OK);
 
     /* the series record survived: cancelling all of it reaches the two still booked */
     SH_EXPECT(R, sh_get(R, a, W.series[0], &ap), PM_OK);

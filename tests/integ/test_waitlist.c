@@ -46,11 +46,13 @@ static int setup(void **state)
     pm_arena a;
     pm_arena_init(&a, 0);
     sh_block mornings = {0, 8 * 60, 12 * 60, NULL, 0, NULL};
+    static const char *const only_other[] = {"dr-other", NULL};
     int rc = sh_location(M, &a, "main", "Main Street") ||
              sh_provider(M, &a, "dr-wl", "Dr Wait", "main") ||
              sh_provider(M, &a, "dr-other", "Dr Other", "main") ||
              sh_visit_type(M, &a, "checkup", 30, 0, NULL) ||
              sh_visit_type(M, &a, "long", 60, 0, NULL) ||
+             sh_visit_type(M, &a, "special", 30, 0, only_other) ||
              sh_template(M, &a, "dr-wl", "2026-01-01", NULL, &mornings, 1, NULL, 0) ||
              sh_template(M, &a, "dr-other", "2026-01-01", NULL, &mornings, 1, NULL, 0);
     pc_on_event(W, sh_collect, &EV);
@@ -204,6 +206,11 @@ static void test_offers(void **state)
     e = sh_entry(a, pg, "long");
     e->priority = 9;
     uint64_t eg = add_entry(e);
+    char pi[24];
+    SH_EXPECT(R, sh_patient(R, a, "Wrong", "Kind", pi), PM_OK);
+    e = sh_entry(a, pi, "special"); /* a type dr-wl does not offer */
+    e->priority = 9;
+    uint64_t ei = add_entry(e);
     e = sh_entry(a, ph, "checkup"); /* first in line, but busy at every freed time */
     e->priority = 9;
     uint64_t eh = add_entry(e);
@@ -293,8 +300,8 @@ static void test_offers(void **state)
     assert_int_equal(active, 1);
 
     /* the entries that did not match were never offered anything */
-    uint64_t never[] = {ea, eb, ec, eg, eh};
-    for (size_t i = 0; i < 5; i++) {
+    uint64_t never[] = {ea, eb, ec, eg, eh, ei};
+    for (size_t i = 0; i < 6; i++) {
         assert_int_equal(offers_to(never[i]), 0);
         assert_int_equal(entry_now(never[i])->status, PM__WAITLIST_STATUS__WAITING);
     }
