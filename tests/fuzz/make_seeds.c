@@ -9,8 +9,11 @@
  * DIR/fuzz_dispatch: what a logged-in manager sends after Hello and Resume (see
  * fuzz_dispatch.c): each request type alone, then sessions that build on each other
  * (create, read, update, search, subscribe, replay a request key, scheduling from set-up
- * to cancellation), and hostile frames. They name the records fuzz_dispatch's practice
- * holds (patient 100016, accounts reception and drlee) and the manager's password.
+ * to cancellation, a patient's flow through the practice), and hostile frames. They name
+ * the records fuzz_dispatch's practice holds (patients 100016, 100024, 100032; accounts
+ * reception and drlee; location main, rooms room-1 and room-2, provider dr-lee, visit
+ * type checkup, template dr-lee/1, exception 1, appointments 1 and 2, waitlist entry 1)
+ * and the manager's password.
  *
  * The output is deterministic; files that already exist are overwritten, others (the
  * fuzzer's own finds, when someone commits them) are left alone. */
@@ -26,7 +29,7 @@
 #include <sys/stat.h>
 
 #define MANAGER_PASSWORD "fuzz-manager-pass-1" /* as fuzz_dispatch.c sets it */
-#define START            1796112000            /* 2026-12-01 09:00 Paris, a Tuesday */
+#define START            1953964800            /* 2031-12-02 09:00 Paris, a Tuesday */
 
 static pm_arena A;
 static const char *out_dir;
@@ -144,9 +147,21 @@ static const struct sval strings[] = {
     {"VisitType", "name", "Check-up"},
     {"Holiday", "name", "Christmas"},
     {"Template", "id", ""},
-    {"DeleteTemplate", "id", "t1"},
-    {"Holiday", "date", "2026-12-25"},
-    {"DeleteHoliday", "date", "2026-12-25"},
+    {"Template", "valid_from", "2031-01-01"},
+    {"Template", "valid_to", "2032-12-31"},
+    {"DeleteTemplate", "id", "dr-lee/1"},
+    {"GetFlow", "date", ""},
+    {"CloseDay", "date", ""},
+    {"WalkIn", "patient_mrn", "100032"},
+    {"Book", "room", ""},
+    {"Book", "override_reason", ""},
+    {"Move", "room", ""},
+    {"Move", "provider", ""},
+    {"Move", "override_reason", ""},
+    {"GetSchedule", "location", ""},
+    {"GetSchedule", "room", ""},
+    {"Holiday", "date", "2031-12-25"},
+    {"DeleteHoliday", "date", "2031-12-25"},
     {"Holiday", "location", ""},
     {"DeleteHoliday", "location", ""},
     {"Patient", "mrn", ""},
@@ -195,12 +210,12 @@ static const struct sval strings[] = {
     {NULL, "visit_types", "checkup"},
     {NULL, "credentials", "MD"},
     {NULL, "color", "#3b82f6"},
-    {NULL, "date", "2026-12-01"},
-    {NULL, "from_date", "2026-12-01"},
-    {NULL, "valid_from", "2026-12-01"},
-    {NULL, "to_date", "2026-12-31"},
-    {NULL, "valid_to", "2027-06-30"},
-    {NULL, "until", "2027-02-28"},
+    {NULL, "date", "2031-12-02"},
+    {NULL, "from_date", "2031-12-01"},
+    {NULL, "valid_from", "2031-01-01"},
+    {NULL, "to_date", "2031-12-31"},
+    {NULL, "valid_to", "2032-12-31"},
+    {NULL, "until", "2032-03-01"},
     {NULL, "reason", "sick"},
     {NULL, "cancel_reason", "sick"},
     {NULL, "override_reason", "urgent"},
@@ -210,6 +225,8 @@ static const struct sval strings[] = {
     {NULL, "message", "hello"},
     {NULL, "field", "first_name"},
     {NULL, "holiday", "Christmas"},
+    {NULL, "ticket", "A001"},
+    {NULL, "location_name", "Main Street"},
     {NULL, "by", "admin"},
     {NULL, "record", "100016"},
     {NULL, "detail", "ok"},
@@ -225,12 +242,17 @@ struct ival {
 };
 
 static const struct ival ints[] = {
-    {"Location", "version", 0}, /* a Put with version 0 creates */
-    {"Room", "version", 0},
-    {"Provider", "version", 0},
-    {"VisitType", "version", 0},
-    {"Template", "version", 0},
+    {"Template", "version", 0}, /* a Put with version 0 creates, 1 replaces */
     {"Exception", "id", 0},
+    {"FlowStep", "appointment_id", 2},
+    {"FlowStep", "version", 0},
+    {"FlowStep", "action", PM__FLOW_ACTION__TO_ROOM},
+    {"Cancel", "scope", PM__SCOPE__THIS},
+    {"Move", "scope", PM__SCOPE__THIS},
+    {"Book", "series_mode", PM__SERIES_MODE__ALL_OR_NONE},
+    {"Move", "series_mode", PM__SERIES_MODE__ALL_OR_NONE},
+    {"FindSlots", "count", 5},
+    {"PatientAppointments", "limit", 10},
     {"Appointment", "series_id", 0},
     {"Appointment", "offer_id", 0},
     {"Book", "duration_min", 0},
@@ -267,7 +289,7 @@ static const struct ival ints[] = {
 };
 
 static const char *const true_bools[] = {"include_disabled", "accept", "needs_room", "chain_ok",
-                                         "applied",          "device", "no_sms"};
+                                         "applied",          "device", "no_sms",     "confirm"};
 
 static const char *string_for(const char *msg, const char *field)
 {
@@ -278,11 +300,19 @@ static const char *string_for(const char *msg, const char *field)
     return "x";
 }
 
-static int64_t int_for(const char *msg, const char *field)
+static const struct ival *int_entry(const char *msg, const char *field)
 {
     for (size_t i = 0; i < PM_ARRAY_LEN(ints); i++)
         if (strcmp(ints[i].field, field) == 0 && (!ints[i].msg || !strcmp(ints[i].msg, msg)))
-            return ints[i].val;
+            return &ints[i];
+    return NULL;
+}
+
+static int64_t int_for(const char *msg, const char *field)
+{
+    const struct ival *e = int_entry(msg, field);
+    if (e)
+        return e->val;
     if (strcmp(field, "id") == 0 || strstr(field, "_id"))
         return 1;
     if (strstr(field, "time") || strstr(field, "_at"))
@@ -354,7 +384,9 @@ static void set_value(const char *msg, const ProtobufCFieldDescriptor *f, void *
         const ProtobufCEnumDescriptor *ed = f->descriptor;
         int x = ed->n_values > 1 ? ed->values[1].value : ed->values[0].value;
         if (!strcmp(f->name, "role"))
-            x = 2; /* receptionist */
+            x = PM__ROLE__RECEPTIONIST;
+        if (int_entry(msg, f->name))
+            x = (int)v;
         memcpy(dst, &x, sizeof x);
         break;
     }
@@ -442,7 +474,7 @@ static Pm__Envelope *env_new(Pm__Envelope__BodyCase bc)
 static const char answers[] =
     " error hello_ok login_ok pong ok account_credential account_ok account_list patient_ok"
     " patient_list audit_list subscribed event session_locked stats setup appointment_ok"
-    " series_result slot_list schedule appointment_list waitlist_ok waitlist ";
+    " series_result slot_list schedule appointment_list waitlist_ok waitlist flow board_state ";
 
 static int is_answer(const char *name)
 {
@@ -458,6 +490,18 @@ static void add(buf *b, Pm__Envelope *e)
 {
     e->id = ++next_id;
     buf_frame(b, e);
+}
+
+/* A request for the dispatcher: as env_new, less what would make it fail for certain (a
+ * single booking carries no recurrence, an update names its patient). */
+static Pm__Envelope *dreq(Pm__Envelope__BodyCase bc)
+{
+    Pm__Envelope *e = env_new(bc);
+    if (bc == PM__ENVELOPE__BODY_BOOK)
+        e->book->repeat = NULL;
+    if (bc == PM__ENVELOPE__BODY_UPDATE_PATIENT)
+        e->update_patient->patient->mrn = "100016";
+    return e;
 }
 
 static void set_key(Pm__Envelope *e, const char *key)
@@ -815,7 +859,7 @@ static void dispatch_corpus(void)
             continue;
         next_id = 0;
         buf_reset(&b);
-        add(&b, env_new((Pm__Envelope__BodyCase)f->id));
+        add(&b, dreq((Pm__Envelope__BodyCase)f->id));
         char name[96];
         snprintf(name, sizeof name, "req-%s", f->name);
         write_seed("fuzz_dispatch", name, &b);
@@ -954,42 +998,185 @@ static void dispatch_corpus(void)
     add(&b, e);
     write_seed("fuzz_dispatch", "seq-bad-logins", &b);
 
-    /* Scheduling, from set-up to cancellation. */
+    /* Scheduling on the practice's set-up: replace each record, book (under a key, then
+     * the same key again), look, move, annotate, cancel (which offers the freed slot to
+     * waitlist entry 1), answer the offer, take things away. */
     static const Pm__Envelope__BodyCase sched[] = {
-        PM__ENVELOPE__BODY_PUT_LOCATION,     PM__ENVELOPE__BODY_PUT_ROOM,
-        PM__ENVELOPE__BODY_PUT_PROVIDER,     PM__ENVELOPE__BODY_PUT_VISIT_TYPE,
-        PM__ENVELOPE__BODY_PUT_TEMPLATE,     PM__ENVELOPE__BODY_PUT_HOLIDAY,
-        PM__ENVELOPE__BODY_ADD_EXCEPTION,    PM__ENVELOPE__BODY_GET_SETUP,
-        PM__ENVELOPE__BODY_SUBSCRIBE,        PM__ENVELOPE__BODY_BOOK,
-        PM__ENVELOPE__BODY_GET_APPOINTMENT,  PM__ENVELOPE__BODY_FIND_SLOTS,
-        PM__ENVELOPE__BODY_GET_SCHEDULE,     PM__ENVELOPE__BODY_MOVE,
-        PM__ENVELOPE__BODY_SET_NOTES,        PM__ENVELOPE__BODY_PATIENT_APPOINTMENTS,
-        PM__ENVELOPE__BODY_ADD_TO_WAITLIST,  PM__ENVELOPE__BODY_CANCEL,
-        PM__ENVELOPE__BODY_LIST_WAITLIST,    PM__ENVELOPE__BODY_ANSWER_OFFER,
-        PM__ENVELOPE__BODY_MARK_NO_SHOW,     PM__ENVELOPE__BODY_REMOVE_FROM_WAITLIST,
-        PM__ENVELOPE__BODY_DELETE_EXCEPTION, PM__ENVELOPE__BODY_DELETE_HOLIDAY,
+        PM__ENVELOPE__BODY_SUBSCRIBE,
+        PM__ENVELOPE__BODY_PUT_LOCATION,
+        PM__ENVELOPE__BODY_PUT_ROOM,
+        PM__ENVELOPE__BODY_PUT_PROVIDER,
+        PM__ENVELOPE__BODY_PUT_VISIT_TYPE,
+        PM__ENVELOPE__BODY_PUT_TEMPLATE,
+        PM__ENVELOPE__BODY_PUT_HOLIDAY,
+        PM__ENVELOPE__BODY_ADD_EXCEPTION,
+        PM__ENVELOPE__BODY_GET_SETUP,
+        PM__ENVELOPE__BODY_BOOK,
+        PM__ENVELOPE__BODY_BOOK,
+        PM__ENVELOPE__BODY_GET_APPOINTMENT,
+        PM__ENVELOPE__BODY_FIND_SLOTS,
+        PM__ENVELOPE__BODY_GET_SCHEDULE,
+        PM__ENVELOPE__BODY_MOVE,
+        PM__ENVELOPE__BODY_SET_NOTES,
+        PM__ENVELOPE__BODY_PATIENT_APPOINTMENTS,
+        PM__ENVELOPE__BODY_ADD_TO_WAITLIST,
+        PM__ENVELOPE__BODY_CANCEL,
+        PM__ENVELOPE__BODY_LIST_WAITLIST,
+        PM__ENVELOPE__BODY_ANSWER_OFFER,
+        PM__ENVELOPE__BODY_MARK_NO_SHOW,
+        PM__ENVELOPE__BODY_REMOVE_FROM_WAITLIST,
+        PM__ENVELOPE__BODY_DELETE_EXCEPTION,
+        PM__ENVELOPE__BODY_DELETE_HOLIDAY,
         PM__ENVELOPE__BODY_DELETE_TEMPLATE,
     };
     next_id = 0;
     buf_reset(&b);
     for (size_t i = 0; i < PM_ARRAY_LEN(sched); i++) {
-        e = env_new(sched[i]);
-        if (sched[i] == PM__ENVELOPE__BODY_SUBSCRIBE)
-            e->subscribe->topics[0] = "schedule";
+        e = dreq(sched[i]);
+        if (sched[i] == PM__ENVELOPE__BODY_SUBSCRIBE) {
+            static char *topics[] = {"setup", "schedule/provider/dr-lee", "schedule/location/main",
+                                     "waitlist"};
+            e->subscribe->topics = topics;
+            e->subscribe->n_topics = PM_ARRAY_LEN(topics);
+        }
         if (sched[i] == PM__ENVELOPE__BODY_BOOK)
-            set_key(e, "20261201T090000-desk1-0002");
-        add(&b, e);
-    }
-    /* A weekly series, booked twice under one key. */
-    for (int i = 0; i < 2; i++) {
-        e = env_new(PM__ENVELOPE__BODY_BOOK);
-        e->book->repeat->unit = PM__REPEAT_UNIT__WEEKS;
-        e->book->repeat->count = 10;
-        e->book->series_mode = PM__SERIES_MODE__FREE_ONES;
-        set_key(e, "20261201T090000-desk1-0003");
+            set_key(e, "20311202T090000-desk1-0002");
+        /* appointment 1 is at version 1, then each change adds one */
+        if (sched[i] == PM__ENVELOPE__BODY_SET_NOTES)
+            e->set_notes->version = 2;
+        if (sched[i] == PM__ENVELOPE__BODY_CANCEL)
+            e->cancel->version = 3;
         add(&b, e);
     }
     write_seed("fuzz_dispatch", "seq-schedule", &b);
+
+    /* Series: weekly on Tuesdays and Thursdays, all or none, then the free ones under a
+     * key twice; moved and cancelled from the second occurrence on. */
+    next_id = 0;
+    buf_reset(&b);
+    for (int i = 0; i < 3; i++) {
+        e = env_new(PM__ENVELOPE__BODY_BOOK);
+        static uint32_t days[] = {2, 4};
+        e->book->repeat->unit = PM__REPEAT_UNIT__WEEKS;
+        e->book->repeat->weekdays = days;
+        e->book->repeat->n_weekdays = 2;
+        e->book->repeat->count = 8;
+        e->book->series_mode = i ? PM__SERIES_MODE__FREE_ONES : PM__SERIES_MODE__ALL_OR_NONE;
+        if (i)
+            set_key(e, "20311202T090000-desk1-0003");
+        add(&b, e);
+    }
+    e = dreq(PM__ENVELOPE__BODY_MOVE);
+    e->move->id = 4;
+    e->move->scope = PM__SCOPE__THIS_AND_FOLLOWING;
+    e->move->start = START + 1800;
+    add(&b, e);
+    e = dreq(PM__ENVELOPE__BODY_CANCEL);
+    e->cancel->id = 5;
+    e->cancel->version = 2;
+    e->cancel->scope = PM__SCOPE__ALL;
+    add(&b, e);
+    e = dreq(PM__ENVELOPE__BODY_GET_SCHEDULE);
+    e->get_schedule->days = 31;
+    add(&b, e);
+    write_seed("fuzz_dispatch", "seq-series", &b);
+
+    /* New set-up records from nothing, and the conflicts a second desk makes. */
+    next_id = 0;
+    buf_reset(&b);
+    e = dreq(PM__ENVELOPE__BODY_PUT_LOCATION);
+    e->put_location->location->id = "north";
+    e->put_location->location->version = 0;
+    add(&b, e);
+    e = dreq(PM__ENVELOPE__BODY_PUT_ROOM);
+    e->put_room->room->id = "room-9";
+    e->put_room->room->location = "north";
+    e->put_room->room->version = 0;
+    add(&b, e);
+    e = dreq(PM__ENVELOPE__BODY_PUT_PROVIDER);
+    e->put_provider->provider->id = "dr-okafor";
+    e->put_provider->provider->default_location = "north";
+    e->put_provider->provider->username = "";
+    e->put_provider->provider->version = 0;
+    add(&b, e);
+    e = dreq(PM__ENVELOPE__BODY_PUT_VISIT_TYPE);
+    e->put_visit_type->visit_type->id = "consult";
+    e->put_visit_type->visit_type->providers[0] = "dr-okafor";
+    e->put_visit_type->visit_type->version = 0;
+    add(&b, e);
+    e = dreq(PM__ENVELOPE__BODY_PUT_TEMPLATE);
+    e->put_template->template_->provider = "dr-okafor";
+    e->put_template->template_->blocks[0]->location = "north";
+    e->put_template->template_->blocks[0]->visit_types[0] = "consult";
+    add(&b, e);
+    e = dreq(PM__ENVELOPE__BODY_PUT_LOCATION);
+    e->put_location->location->version = 7; /* stale */
+    add(&b, e);
+    e = dreq(PM__ENVELOPE__BODY_BOOK);
+    e->book->provider = "dr-okafor";
+    e->book->visit_type = "consult";
+    e->book->location = "north";
+    add(&b, e);
+    e = dreq(PM__ENVELOPE__BODY_BOOK); /* the same time: the block's capacity is 1 */
+    e->book->patient_mrn = "100024";
+    e->book->provider = "dr-okafor";
+    e->book->visit_type = "consult";
+    e->book->location = "north";
+    add(&b, e);
+    e = dreq(PM__ENVELOPE__BODY_BOOK); /* on the holiday, overridden */
+    e->book->start = START + 23 * 86400;
+    e->book->override = 1;
+    e->book->override_reason = "urgent";
+    add(&b, e);
+    e = dreq(PM__ENVELOPE__BODY_FIND_SLOTS);
+    e->find_slots->visit_type = "consult";
+    e->find_slots->providers = NULL;
+    e->find_slots->n_providers = 0;
+    e->find_slots->location = "";
+    add(&b, e);
+    e = dreq(PM__ENVELOPE__BODY_GET_SCHEDULE);
+    e->get_schedule->provider = "";
+    e->get_schedule->room = "room-9";
+    add(&b, e);
+    write_seed("fuzz_dispatch", "seq-setup-create", &b);
+
+    /* A patient's day: the walk-in (appointment 2) is roomed, seen, checked out, the
+     * last step undone; another walks in; the desk's and the board's views; closing the
+     * day. Watched on the flow and board topics. */
+    next_id = 0;
+    buf_reset(&b);
+    e = dreq(PM__ENVELOPE__BODY_SUBSCRIBE);
+    {
+        static char *topics[] = {"flow/main", "board/main"};
+        e->subscribe->topics = topics;
+        e->subscribe->n_topics = 2;
+    }
+    add(&b, e);
+    static const Pm__FlowAction steps[] = {PM__FLOW_ACTION__TO_ROOM, PM__FLOW_ACTION__SEE,
+                                           PM__FLOW_ACTION__CHECK_OUT, PM__FLOW_ACTION__UNDO,
+                                           PM__FLOW_ACTION__ARRIVE};
+    for (size_t i = 0; i < PM_ARRAY_LEN(steps); i++) {
+        e = dreq(PM__ENVELOPE__BODY_FLOW_STEP);
+        e->flow_step->action = steps[i];
+        if (steps[i] == PM__FLOW_ACTION__ARRIVE)
+            e->flow_step->appointment_id = 1; /* tomorrow's: too early */
+        add(&b, e);
+    }
+    add(&b, dreq(PM__ENVELOPE__BODY_WALK_IN));
+    e = dreq(PM__ENVELOPE__BODY_FLOW_STEP);
+    e->flow_step->appointment_id = 3;
+    e->flow_step->room = "room-2";
+    add(&b, e);
+    e = dreq(PM__ENVELOPE__BODY_FLOW_STEP); /* room-2 is taken */
+    e->flow_step->room = "room-2";
+    add(&b, e);
+    add(&b, dreq(PM__ENVELOPE__BODY_GET_FLOW));
+    add(&b, dreq(PM__ENVELOPE__BODY_GET_BOARD));
+    e = dreq(PM__ENVELOPE__BODY_CLOSE_DAY);
+    e->close_day->confirm = 0;
+    add(&b, e);
+    add(&b, dreq(PM__ENVELOPE__BODY_CLOSE_DAY));
+    write_seed("fuzz_dispatch", "seq-flow", &b);
 
     /* Answers sent as requests; Hello again; an envelope with no body. */
     next_id = 0;
