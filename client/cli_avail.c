@@ -194,6 +194,8 @@ static const char *template_field_option(const char *field)
         return "--to";
     if (strncmp(field, "blocks", 6) == 0)
         return "--block";
+    if (strcmp(field, "provider") == 0)
+        return "PROVIDER";
     return sched_field_option(field);
 }
 
@@ -507,6 +509,8 @@ static const char *exception_field_option(const char *field)
         return "--to";
     if (strcmp(field, "kind") == 0)
         return "--kind";
+    if (strcmp(field, "provider") == 0)
+        return "PROVIDER";
     return sched_field_option(field);
 }
 
@@ -709,6 +713,15 @@ const cli_cmd cli_exception_cmds[] = {
 
 /* ---- holidays ---- */
 
+static const char *holiday_field_option(const char *field)
+{
+    if (strcmp(field, "date") == 0)
+        return "DATE";
+    if (strcmp(field, "name") == 0)
+        return "--name";
+    return sched_field_option(field);
+}
+
 static const char hol_add_help[] =
     "usage: practice holiday add DATE --name NAME [--location LOCATION]\n"
     "\n"
@@ -775,7 +788,7 @@ static int cmd_holiday_add(cli *c, int argc, char **argv)
         h->location = (char *)location;
         ph->holiday = h;
     }
-    c->field_option = sched_field_option;
+    c->field_option = holiday_field_option;
     rc = cli_call(c, h ? e : NULL, &a, PM__ENVELOPE__BODY_SETUP, &resp);
     if (rc == CLI_EXIT_OK && c->json) {
         cj_print(cj_message(&h->base));
