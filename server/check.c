@@ -3,6 +3,7 @@
 #include "audit.h"
 #include "events.h"
 #include "patients.h"
+#include "scheduling.h"
 #include "pm_err.h"
 #include "pm_log.h"
 #include "pm_util.h"
@@ -192,6 +193,9 @@ int cmd_check(int argc, char **argv)
            bad ? "" : " (hash chain intact)");
     check_events(txn, st, &rep, &events);
     printf("  events kept: %llu\n", (unsigned long long)events);
+    uint64_t appts;
+    sched_check(txn, st, problem, &rep, &appts);
+    printf("  appointments: %llu\n", (unsigned long long)appts);
     mdb_txn_abort(txn);
     store_close(st);
     srv.st = NULL;

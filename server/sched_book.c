@@ -32,7 +32,7 @@ int appt_active(int status)
     return status != PM__APPOINTMENT_STATUS__CANCELLED && status != PM__APPOINTMENT_STATUS__NO_SHOW;
 }
 
-static size_t idx_key(uint8_t *k, const char *name, uint64_t start, uint64_t id)
+size_t sched_idx_key(uint8_t *k, const char *name, uint64_t start, uint64_t id)
 {
     size_t n = strlen(name);
     if (n > 40)
@@ -63,7 +63,7 @@ static int appt_index(MDB_txn *txn, const Pm__Appointment *a, int put)
         if (!*idx[i].name)
             continue;
         uint8_t k[64];
-        size_t kl = idx_key(k, idx[i].name, (uint64_t)a->start, a->id);
+        size_t kl = sched_idx_key(k, idx[i].name, (uint64_t)a->start, a->id);
         MDB_dbi dbi = store_dbi(srv.st, idx[i].db);
         int rc = put ? store_put(txn, dbi, k, kl, val, sizeof val) : store_del(txn, dbi, k, kl);
         if (rc && !(rc == PM_E_NOT_FOUND && !put))
@@ -77,7 +77,7 @@ int appt_spans(MDB_txn *txn, enum store_db db, const char *name, time_t t0, time
 {
     uint8_t k0[64];
     time_t from = t0 - SCHED_MAX_APPT_MIN * 60;
-    size_t kl = idx_key(k0, name, (uint64_t)(from > 0 ? from : 0), 0);
+    size_t kl = sched_idx_key(k0, name, (uint64_t)(from > 0 ? from : 0), 0);
     size_t plen = kl - 16;
     MDB_cursor *cur;
     *out = NULL;
@@ -347,6 +347,33 @@ static int block_allows(const avail_block *b, const booking *bk)
     return 0;
 }
 
+static const char *exception_kind(int kind)
+{
+    return kind == PM__EXCEPTION_KIND__TIME_OFF  ? "time off"
+           : kind == PM__EXCEPTION_KIND__MEETING ? "a meeting"
+                                                 : "blocked";
+}
+
+/* Why no block holds the visit: a holiday at the block's location names itself. */
+static const char *unavailable_why(MDB_txn *txn, pm_arena *a, Pm__Template **tpls, size_t ntpl,
+                                   const char *date, const booking *bk, const char *when)
+{
+    const Pm__Template *t = avail_template_on(tpls, ntpl, date);
+    int wd = pm_weekday(date);
+    for (size_t i = 0; t && i < t->n_blocks; i++) {
+        const Pm__TemplateBlock *b = t->blocks[i];
+        time_t s, e;
+        if ((int)b->weekday != wd || pm_local_instant(date, b->start_min, &s) != 0 ||
+            pm_local_instant(date, b->end_min, &e) != 0 || bk->start < s || bk->end > e ||
+            (*bk->location && strcmp(b->location, bk->location) != 0))
+            continue;
+        const char *hol = setup_holiday(txn, date, b->location, a);
+        if (hol)
+            return pm_arena_printf(a, "%s is a holiday at %s (%s)", date, b->location, hol);
+    }
+    return pm_arena_printf(a, "%s is not available for %s at %s", bk->provider, bk->vt->id, when);
+}
+
 static int booking_check(struct req *r, MDB_txn *txn, booking *bk)
 {
     pm_arena *a = &r->arena;
@@ -381,15 +408,14 @@ static int booking_check(struct req *r, MDB_txn *txn, booking *bk)
     if (day.holiday)
         why = pm_arena_printf(a, "%s is a holiday (%s)", date, day.holiday);
     else if (!blk)
-        why =
-            pm_arena_printf(a, "%s is not available for %s at %s", bk->provider, bk->vt->id, when);
+        why = unavailable_why(txn, a, tpls, ntpl, date, bk, when);
     Pm__Exception **ex;
     size_t nex = 0;
     if (!why && (rc = avail_exceptions(txn, bk->provider, bk->start, bk->end, a, &ex, &nex)))
         return rc;
     if (!why && nex)
         why = pm_arena_printf(a, "%s is away then (%s)", bk->provider,
-                              *ex[0]->reason ? ex[0]->reason : "blocked");
+                              *ex[0]->reason ? ex[0]->reason : exception_kind(ex[0]->kind));
     if (why) {
         if (!bk->override)
             return req_fail(r, PM_E_OUTSIDE_AVAILABILITY, "start", "%s", why);
@@ -464,19 +490,34 @@ static int booking_check(struct req *r, MDB_txn *txn, booking *bk)
     if ((rc = setup_list(txn, 'R', a, &all, &nrooms)))
         return rc;
     rooms = (Pm__Room **)all;
+    appt_span *busy = NULL; /* who holds the rooms, to name them if none is free */
+    size_t nbusy = 0;
     for (size_t i = 0; i < nrooms; i++) {
         if (strcmp(rooms[i]->location, bk->location) != 0)
             continue;
-        if ((rc = appt_spans(txn, DB_APPT_ROOM, rooms[i]->id, bk->start, bk->end, &sp, &n)))
+        if ((rc = appt_spans(txn, DB_APPT_ROOM, rooms[i]->id, bk->start, bk->end, &sp, &n))) {
+            free(busy);
             return rc;
+        }
         n = keep_active(sp, n, bk->exclude);
-        free(sp);
         if (n == 0) {
+            free(sp);
+            free(busy);
             bk->room = rooms[i]->id;
             return PM_OK;
         }
+        appt_span *g = realloc(busy, sizeof *g * (nbusy + n));
+        if (g) {
+            busy = g;
+            memcpy(busy + nbusy, sp, sizeof *sp * n);
+            nbusy += n;
+        }
+        free(sp);
     }
-    return req_fail(r, PM_E_ROOM_BUSY, "room", "no room free at %s at %s", bk->location, when);
+    rc = conflict_fail(r, txn, PM_E_ROOM_BUSY, busy, nbusy,
+                       pm_arena_printf(a, "no room free at %s at %s", bk->location, when));
+    free(busy);
+    return rc;
 }
 
 /* ---- booking ---- */
@@ -935,6 +976,8 @@ int sched_move(struct req *r, wctx *ctx)
         return rc;
     if (a->status != PM__APPOINTMENT_STATUS__BOOKED)
         return req_fail(r, PM_E_INVALID_ARGUMENT, "id", "only a booked appointment can move");
+    if (m->start && m->start < sched_now() - 3600 && r->role != PM__ROLE__MANAGER)
+        return req_fail(r, PM_E_INVALID_ARGUMENT, "start", "in the past");
     Pm__Appointment **mem;
     size_t n;
     if ((rc = scope_members(r, ctx->txn, a, m->scope, &mem, &n)))

@@ -256,7 +256,7 @@ int avail_day(MDB_txn *txn, Pm__Template **tpls, size_t ntpl, const char *date, 
     return PM_OK;
 }
 
-static size_t exc_idx_key(uint8_t *k, const char *provider, uint64_t end, uint64_t id)
+size_t sched_exc_key(uint8_t *k, const char *provider, uint64_t end, uint64_t id)
 {
     size_t pl = strlen(provider);
     if (pl > SCHED_CODE_MAX)
@@ -284,7 +284,7 @@ int avail_exceptions(MDB_txn *txn, const char *provider, time_t t0, time_t t1, p
                      Pm__Exception ***out, size_t *n)
 {
     uint8_t start[64];
-    size_t kl = exc_idx_key(start, provider, (uint64_t)t0 + 1, 0);
+    size_t kl = sched_exc_key(start, provider, (uint64_t)t0 + 1, 0);
     size_t plen = kl - 16;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, store_dbi(srv.st, DB_EXC_IDX), &cur);
@@ -791,7 +791,7 @@ int sched_add_exception(struct req *r, wctx *ctx)
     uint8_t k[10] = {'X', ':'};
     pm_put_u64(k + 2, id);
     uint8_t ik[64];
-    size_t ikl = exc_idx_key(ik, e->provider, (uint64_t)e->end, id);
+    size_t ikl = sched_exc_key(ik, e->provider, (uint64_t)e->end, id);
     if ((rc = store_put_pb(ctx->txn, store_dbi(ctx->st, DB_SETUP), k, sizeof k, &e->base)) ||
         (rc = store_put(ctx->txn, store_dbi(ctx->st, DB_EXC_IDX), ik, ikl, "", 0)))
         return rc;
@@ -814,7 +814,7 @@ int sched_delete_exception(struct req *r, wctx *ctx)
     uint8_t k[10] = {'X', ':'};
     pm_put_u64(k + 2, id);
     uint8_t ik[64];
-    size_t ikl = exc_idx_key(ik, e->provider, (uint64_t)e->end, id);
+    size_t ikl = sched_exc_key(ik, e->provider, (uint64_t)e->end, id);
     if ((rc = store_del(ctx->txn, store_dbi(ctx->st, DB_SETUP), k, sizeof k)) ||
         (rc = store_del(ctx->txn, store_dbi(ctx->st, DB_EXC_IDX), ik, ikl)))
         return rc;

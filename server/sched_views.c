@@ -229,7 +229,15 @@ int sched_find_slots(struct req *r, MDB_txn *txn)
     int rc = date_range(r, q->from_date, q->to_date, RANGE_DEFAULT, RANGE_MAX, from, to);
     if (rc)
         return rc;
-    r->audit_record = q->patient_mrn;
+    /* the patient, as stored however the MRN was typed */
+    const char *mrn = "";
+    if (*q->patient_mrn) {
+        uint64_t pid;
+        Pm__Patient *p;
+        if (mrn_parse(q->patient_mrn, &pid) != 0 || patient_load(txn, pid, &r->arena, &p) != PM_OK)
+            return req_fail(r, PM_E_NOT_FOUND, "patient_mrn", "no patient %s", q->patient_mrn);
+        mrn = p->mrn;
+    }
     /* the providers who offer it */
     void **all;
     size_t nall;
@@ -257,8 +265,7 @@ int sched_find_slots(struct req *r, MDB_txn *txn)
     time_t t_from, t_to;
     pm_local_instant(from, 0, &t_from);
     pm_local_instant(to, 24 * 60, &t_to);
-    if (*q->patient_mrn &&
-        (rc = appt_spans(txn, DB_APPT_PAT, q->patient_mrn, t_from, t_to, &pat, &npat)))
+    if (*mrn && (rc = appt_spans(txn, DB_APPT_PAT, mrn, t_from, t_to, &pat, &npat)))
         return rc;
     room_day *rooms = NULL;
     size_t nrooms = 0;

@@ -140,6 +140,14 @@ int sched_reindex_from(MDB_txn *txn, const Pm__Appointment *before, const Pm__Ap
 /* A new appointment built by the caller (walk-ins): record and indexes. */
 int sched_insert_appt(MDB_txn *txn, const Pm__Appointment *a);
 int sched_append_history(struct req *r, Pm__Appointment *a, const char *what);
+/* Index keys, for the writers and for practiced check. */
+size_t sched_idx_key(uint8_t *k, const char *name, uint64_t start, uint64_t id);
+size_t sched_exc_key(uint8_t *k, const char *provider, uint64_t end, uint64_t id);
+void waitlist_queue_key(uint8_t k[17], const Pm__WaitlistEntry *e);
+/* practiced check: appointments and their four indexes, exceptions, the waitlist's queue,
+ * open offers and their holds, series. */
+int sched_check(MDB_txn *txn, store *st, void (*problem)(void *ud, const char *msg), void *ud,
+                uint64_t *appointments);
 /* The patient's display name ("Last, First") for answers and events. */
 const char *sched_patient_name(MDB_txn *txn, const char *mrn, pm_arena *a);
 

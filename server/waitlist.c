@@ -42,12 +42,17 @@ static int entry_store(MDB_txn *txn, const Pm__WaitlistEntry *e)
 }
 
 /* The queue of waiting entries: highest priority first, then the oldest. */
-static int queue_put(MDB_txn *txn, const Pm__WaitlistEntry *e, int put)
+void waitlist_queue_key(uint8_t k[17], const Pm__WaitlistEntry *e)
 {
-    uint8_t k[17];
     k[0] = (uint8_t)(255 - (e->priority > 255 ? 255 : e->priority));
     pm_put_u64(k + 1, e->created_at);
     pm_put_u64(k + 9, e->id);
+}
+
+static int queue_put(MDB_txn *txn, const Pm__WaitlistEntry *e, int put)
+{
+    uint8_t k[17];
+    waitlist_queue_key(k, e);
     MDB_dbi dbi = store_dbi(srv.st, DB_WAIT_IDX);
     int rc = put ? store_put(txn, dbi, k, sizeof k, "", 0) : store_del(txn, dbi, k, sizeof k);
     return rc == PM_E_NOT_FOUND && !put ? PM_OK : rc;
