@@ -191,6 +191,14 @@ int sched_reindex_from(MDB_txn *txn, const Pm__Appointment *before, const Pm__Ap
     return rc ? rc : appt_index(txn, a, 1);
 }
 
+int sched_delete_appt(MDB_txn *txn, const Pm__Appointment *a)
+{
+    uint8_t k[8];
+    pm_put_u64(k, a->id);
+    int rc = appt_index(txn, a, 0);
+    return rc ? rc : store_del(txn, store_dbi(srv.st, DB_APPTS), k, 8);
+}
+
 int sched_insert_appt(MDB_txn *txn, const Pm__Appointment *a)
 {
     int rc = appt_store(txn, a, 1);

@@ -235,7 +235,10 @@ static void check_offers(chk *c)
         Pm__Appointment *a = NULL;
         if (exists(c, DB_APPTS, ak, 8, &av))
             a = pm__appointment__unpack(NULL, av.mv_size, av.mv_data);
-        if (!a)
+        /* an open offer holds its slot, an accepted one became a booking; the others'
+         * holds are gone */
+        int kept = open || o->status == PM__OFFER_STATUS__ACCEPTED;
+        if (!a && kept)
             say(c, "offer %llu holds appointment %llu, which does not exist",
                 (unsigned long long)o->id, (unsigned long long)o->appointment_id);
         else if (open && a->status != PM__APPOINTMENT_STATUS__HELD)

@@ -137,6 +137,8 @@ int sched_store_appt(MDB_txn *txn, const Pm__Appointment *a);
 int sched_reindex(MDB_txn *txn, const Pm__Appointment *a);
 /* The same when its time, people or room changed: old index entries out, new in. */
 int sched_reindex_from(MDB_txn *txn, const Pm__Appointment *before, const Pm__Appointment *a);
+/* An appointment that never was one (a released hold): record and indexes go. */
+int sched_delete_appt(MDB_txn *txn, const Pm__Appointment *a);
 /* A new appointment built by the caller (walk-ins): record and indexes. */
 int sched_insert_appt(MDB_txn *txn, const Pm__Appointment *a);
 int sched_append_history(struct req *r, Pm__Appointment *a, const char *what);

@@ -238,14 +238,14 @@ static int offer_close(struct req *r, wctx *ctx, Pm__Offer *o, Pm__OfferStatus s
     Pm__Appointment *held;
     if (appt_load(ctx->txn, o->appointment_id, &r->arena, &held) == PM_OK &&
         held->status == PM__APPOINTMENT_STATUS__HELD) {
+        /* a hold was never anybody's appointment: it goes, and screens drop it */
+        if ((rc = sched_delete_appt(ctx->txn, held)))
+            return rc;
         held->status = PM__APPOINTMENT_STATUS__CANCELLED;
         held->cancel_reason = (char *)(status == PM__OFFER_STATUS__DECLINED  ? "offer declined"
                                        : status == PM__OFFER_STATUS__EXPIRED ? "offer expired"
                                                                              : "offer withdrawn");
-        held->version++;
-        /* the hold leaves the conflict checks by its status in the indexes */
-        if ((rc = sched_store_appt(ctx->txn, held)) || (rc = sched_reindex(ctx->txn, held)) ||
-            (rc = appt_event(r, ctx, "released", held, NULL)))
+        if ((rc = appt_event(r, ctx, "released", held, NULL)))
             return rc;
     }
     Pm__WaitlistEntry *e;
@@ -423,6 +423,39 @@ int waitlist_answer(struct req *r, wctx *ctx)
     return PM_OK;
 }
 
+/* Every offer ever made, answered or not, newest last. */
+static int list_all_offers(struct req *r, MDB_txn *txn, Pm__Waitlist *wl)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, store_dbi(srv.st, DB_OFFERS), &cur);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    size_t cap = 0;
+    wl->n_offers = 0;
+    MDB_val k, v;
+    for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
+         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        Pm__Offer *o = pm__offer__unpack(pm_arena_pbc(&r->arena), v.mv_size, v.mv_data);
+        if (!o)
+            continue;
+        if (wl->n_offers == cap) {
+            cap = cap ? cap * 2 : 32;
+            Pm__Offer **g2 = pm_arena_alloc(&r->arena, sizeof *g2 * cap);
+            if (!g2) {
+                mdb_cursor_close(cur);
+                return PM_E_NOMEM;
+            }
+            if (wl->n_offers)
+                memcpy(g2, wl->offers, sizeof *g2 * wl->n_offers);
+            wl->offers = g2;
+        }
+        o->patient_name = (char *)sched_patient_name(txn, o->patient_mrn, &r->arena);
+        wl->offers[wl->n_offers++] = o;
+    }
+    mdb_cursor_close(cur);
+    return PM_OK;
+}
+
 int waitlist_list(struct req *r, MDB_txn *txn)
 {
     int all = r->env->list_waitlist->include_closed;
@@ -461,6 +494,8 @@ int waitlist_list(struct req *r, MDB_txn *txn)
             wl->n_offers++;
     }
     mdb_cursor_close(cur);
+    if (all)
+        return list_all_offers(r, txn, wl);
     wl->offers = pm_arena_alloc(&r->arena, sizeof *wl->offers * (wl->n_offers ? wl->n_offers : 1));
     if (!wl->offers)
         return PM_E_NOMEM;
