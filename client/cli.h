@@ -84,6 +84,7 @@ extern const cli_cmd cli_book_cmds[];     /* book, slots, appts */
 extern const cli_cmd cli_schedule_cmds[]; /* schedule */
 extern const cli_cmd cli_waitlist_cmds[];
 extern const cli_cmd cli_watch_cmds[]; /* watch */
+extern const cli_cmd cli_desk_cmds[];  /* desk (desk*.c) */
 
 /* ---- options ---- */
 

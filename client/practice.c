@@ -186,8 +186,8 @@ static int dispatch(cli *c, int argc, char **argv)
     const cli_cmd *k = find(top_cmds, cmd);
     if (k)
         return run_group(c, k, argc - 1, argv + 1);
-    const cli_cmd *lists[] = {cli_session_cmds, cli_audit_cmds, cli_book_cmds, cli_schedule_cmds,
-                              cli_watch_cmds};
+    const cli_cmd *lists[] = {cli_session_cmds,  cli_audit_cmds, cli_book_cmds,
+                              cli_schedule_cmds, cli_watch_cmds, cli_desk_cmds};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         if ((k = find(lists[i], cmd)))
             return run(c, k, "practice ", argc - 1, argv + 1);
