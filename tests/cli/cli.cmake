@@ -8,3 +8,7 @@ add_test(NAME cli_schedule
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_schedule.sh $<TARGET_FILE:practiced>
                  $<TARGET_FILE:practice>)
 set_tests_properties(cli_schedule PROPERTIES TIMEOUT 300 LABELS cli)
+add_test(NAME cli_desk
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_desk.sh $<TARGET_FILE:practiced>
+                 $<TARGET_FILE:practice>)
+set_tests_properties(cli_desk PROPERTIES TIMEOUT 120 LABELS cli)
