@@ -97,7 +97,7 @@ static void follow_the_day(desk *d)
     if (strcmp(today, d->today) == 0 || d->conn != CONN_LIVE)
         return;
     int was_today = d->follow_today && strcmp(d->m.date, d->today) == 0;
-    snprintf(d->today, sizeof d->today, "%s", today);
+    desk_copy(d->today, sizeof d->today, today);
     if (was_today)
         desk_net_load_day(d, today);
 }

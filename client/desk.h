@@ -232,5 +232,7 @@ void desk_fix_selection(desk *d);
 void desk_say(desk *d, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 uint64_t desk_mono_ms(void);
+/* Copies src into dst of n bytes, cut at a character's edge if it is too long. */
+void desk_copy(char *dst, size_t n, const char *src);
 
 #endif

@@ -11,11 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void copy(char *dst, size_t n, const char *src)
+void desk_copy(char *dst, size_t n, const char *src)
 {
-    snprintf(dst, n, "%s", src ? src : "");
+    size_t len = src ? strlen(src) : 0;
+    if (!n)
+        return;
+    if (len >= n) {
+        len = n - 1;
+        while (len && ((unsigned char)src[len] & 0xC0) == 0x80)
+            len--; /* not inside a UTF-8 character */
+    }
+    memcpy(dst, src ? src : "", len);
+    dst[len] = 0;
 }
-#define COPY(dst, src) copy(dst, sizeof(dst), src)
+#define COPY(dst, src) desk_copy(dst, sizeof(dst), src)
 
 void dm_init(desk_model *m)
 {

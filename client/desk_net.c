@@ -73,7 +73,7 @@ void desk_lock(desk *d, const char *why)
     memset(&d->wz, 0, sizeof d->wz);
     memset(d->sel, 0, sizeof d->sel);
     d->status[0] = 0;
-    snprintf(d->locked_msg, sizeof d->locked_msg, "%s", why);
+    desk_copy(d->locked_msg, sizeof d->locked_msg, why);
     d->conn = CONN_LOCKED;
     d->dirty = 1;
     cfg_drop_session(&d->c->cfg);
@@ -145,10 +145,10 @@ static int call(desk *d, pm_arena *a, Pm__Envelope *req, Pm__Envelope__BodyCase 
     int rc = pc_call(d->c->pc, req, a, resp);
     if (rc == PM_OK && (!*resp || (*resp)->body_case != want))
         rc = PM_E_PROTOCOL;
-    snprintf(d->error, sizeof d->error, "%s",
-             rc == PM_OK                ? ""
-             : *pc_last_error(d->c->pc) ? pc_last_error(d->c->pc)
-                                        : pm_strerror(rc));
+    desk_copy(d->error, sizeof d->error,
+              rc == PM_OK                ? ""
+              : *pc_last_error(d->c->pc) ? pc_last_error(d->c->pc)
+                                         : pm_strerror(rc));
     if (rc && session_over(rc)) {
         desk_lock(d, lock_reason(rc, pc_last_error(d->c->pc)));
         return rc;
@@ -187,8 +187,8 @@ static int load_flow(desk *d, const char *date)
     if (rc == PM_OK) {
         d->skew = (int64_t)r->flow->as_of - (int64_t)time(NULL);
         pm_local_date((time_t)desk_now(d), d->today);
-        snprintf(d->m.date, sizeof d->m.date, "%s", r->flow->date);
-        snprintf(d->m.location, sizeof d->m.location, "%s", d->location);
+        desk_copy(d->m.date, sizeof d->m.date, r->flow->date);
+        desk_copy(d->m.location, sizeof d->m.location, d->location);
         if (dm_load_flow(&d->m, r->flow))
             rc = PM_E_NOMEM;
         desk_fix_selection(d);
@@ -315,7 +315,7 @@ int desk_net_step(desk *d, const desk_appt *a, int action, const char *room)
             desk_say(d, 0, "%s %s", step_done_word(action), ap->patient_name);
     } else if (rc == PM_E_CONFLICT) {
         char msg[300];
-        snprintf(msg, sizeof msg, "%s", d->error);
+        desk_copy(msg, sizeof msg, d->error);
         load_flow(d, d->m.date);
         desk_say(d, 1, "Not saved: %s. The screen now shows it as it is: look, then try again.",
                  msg);
@@ -449,7 +449,7 @@ static void patient_item(desk_item *it, const Pm__Patient *p)
     snprintf(it->extra, sizeof it->extra, "%s, %s", p->last_name, p->first_name);
     snprintf(it->label, sizeof it->label, "%-34.34s %-10s  %s", it->extra, p->date_of_birth,
              p->mrn);
-    snprintf(it->id, sizeof it->id, "%s", p->mrn);
+    desk_copy(it->id, sizeof it->id, p->mrn);
 }
 
 int desk_net_search(desk *d, const char *text, desk_item **out, size_t *n)
@@ -519,8 +519,8 @@ int desk_net_slots(desk *d, const char *visit_type, desk_item **out, size_t *n)
                 snprintf(it->label, sizeof it->label, "%s  %-24.24s %s", when,
                          ds_name(&d->s.providers, s->provider),
                          *s->room ? ds_name(&d->s.rooms, s->room) : "");
-                snprintf(it->id, sizeof it->id, "%s", s->provider);
-                snprintf(it->extra2, sizeof it->extra2, "%s", s->room);
+                desk_copy(it->id, sizeof it->id, s->provider);
+                desk_copy(it->extra2, sizeof it->extra2, s->room);
                 it->when = s->start;
             }
             *n = sl->n_slots;
@@ -645,8 +645,8 @@ static int choose_location(desk *d, const char *given)
     if (!loc)
         return cli_fail(d->c, PM_E_NOT_FOUND, "location", "no location %s (the practice has: %s)",
                         pick, *ids ? ids : "none");
-    snprintf(d->location, sizeof d->location, "%s", loc->id);
-    snprintf(d->location_name, sizeof d->location_name, "%s", loc->name);
+    desk_copy(d->location, sizeof d->location, loc->id);
+    desk_copy(d->location_name, sizeof d->location_name, loc->name);
     return CLI_EXIT_OK;
 }
 
@@ -698,7 +698,7 @@ static int first_load(desk *d, const char *date)
     if (!date && (rc = load_flow(d, "")) != PM_OK)
         return start_failed(d, rc);
     if (!date)
-        snprintf(day, sizeof day, "%s", d->m.date);
+        desk_copy(day, sizeof day, d->m.date);
     if ((rc = desk_net_load_day(d, day)) != PM_OK)
         return start_failed(d, rc);
     d->status[0] = 0;
@@ -710,7 +710,7 @@ int desk_net_start(desk *d, const char *location, const char *date)
     int rc = open_client(d);
     if (rc)
         return rc;
-    snprintf(d->practice, sizeof d->practice, "%s", pc_practice_name(d->c->pc));
+    desk_copy(d->practice, sizeof d->practice, pc_practice_name(d->c->pc));
     pm_arena a;
     pm_arena_init(&a, 0);
     rc = load_setup(d, &a);

@@ -106,8 +106,8 @@ static void open_input(desk *d, const char *title, const char *text, desk_modal_
     if (d->conn == CONN_LOCKED)
         return;
     d->modal.kind = MODAL_INPUT;
-    snprintf(d->modal.title, sizeof d->modal.title, "%s", title);
-    snprintf(d->modal.input, sizeof d->modal.input, "%s", text ? text : "");
+    desk_copy(d->modal.title, sizeof d->modal.title, title);
+    desk_copy(d->modal.input, sizeof d->modal.input, text ? text : "");
     d->modal.done = done;
 }
 
@@ -121,7 +121,7 @@ static void open_pick(desk *d, const char *title, desk_item *items, size_t n, si
         return;
     }
     d->modal.kind = MODAL_PICK;
-    snprintf(d->modal.title, sizeof d->modal.title, "%s", title);
+    desk_copy(d->modal.title, sizeof d->modal.title, title);
     d->modal.items = items;
     d->modal.nitems = n;
     d->modal.sel = sel < n ? sel : 0;
@@ -138,7 +138,7 @@ static void end_wizard(desk *d)
 static void finish_modal(desk *d, int ok)
 {
     desk_modal_done done = d->modal.done;
-    snprintf(d->wz.text, sizeof d->wz.text, "%s", d->modal.input);
+    desk_copy(d->wz.text, sizeof d->wz.text, d->modal.input);
     if (d->modal.kind == MODAL_PICK && d->modal.nitems)
         d->wz.picked = d->modal.items[d->modal.sel];
     close_modal(d);
@@ -300,7 +300,7 @@ static void choose_room(desk *d)
                      sizeof items[n].label - strlen(items[n].label), " (%s)", by->ticket);
         else if (first_free == SIZE_MAX)
             first_free = n;
-        snprintf(items[n].id, sizeof items[n].id, "%s", r->id);
+        desk_copy(items[n].id, sizeof items[n].id, r->id);
         n++;
     }
     if (!n) {
@@ -326,7 +326,7 @@ static void patient_typed(desk *d, int ok)
 {
     (void)ok;
     char text[120];
-    snprintf(text, sizeof text, "%s", d->wz.text);
+    desk_copy(text, sizeof text, d->wz.text);
     desk_item *items;
     size_t n;
     if (desk_net_search(d, text, &items, &n) != 0) {
@@ -356,7 +356,7 @@ static void choose_visit_type(desk *d)
     for (size_t i = 0; i < d->s.visit_types.n; i++) {
         const desk_named *v = &d->s.visit_types.v[i];
         snprintf(items[i].label, sizeof items[i].label, "%-30s %3u min", v->name, v->minutes);
-        snprintf(items[i].id, sizeof items[i].id, "%s", v->id);
+        desk_copy(items[i].id, sizeof items[i].id, v->id);
     }
     if (!d->s.visit_types.n) {
         free(items);
@@ -381,7 +381,7 @@ static int offers(const desk_named *vt, const char *provider)
 static void walk_in_provider_chosen(desk *d, int ok)
 {
     (void)ok;
-    snprintf(d->wz.provider, sizeof d->wz.provider, "%s", d->wz.picked.id);
+    desk_copy(d->wz.provider, sizeof d->wz.provider, d->wz.picked.id);
     desk_net_walk_in(d, d->wz.mrn, d->wz.visit_type, d->wz.provider);
     end_wizard(d);
 }
@@ -401,7 +401,7 @@ static void choose_walk_in_provider(desk *d)
         const desk_pace *pace = dm_pace(&d->m, p->id);
         snprintf(items[n].label, sizeof items[n].label, "%-30s %u waiting", p->name,
                  pace ? pace->waiting : 0);
-        snprintf(items[n].id, sizeof items[n].id, "%s", p->id);
+        desk_copy(items[n].id, sizeof items[n].id, p->id);
         n++;
     }
     open_pick(d, "Provider", items, n, 0, walk_in_provider_chosen);
@@ -416,8 +416,8 @@ static void book_now(desk *d)
 static void slot_chosen(desk *d, int ok)
 {
     (void)ok;
-    snprintf(d->wz.provider, sizeof d->wz.provider, "%s", d->wz.picked.id);
-    snprintf(d->wz.room, sizeof d->wz.room, "%s", d->wz.picked.extra2);
+    desk_copy(d->wz.provider, sizeof d->wz.provider, d->wz.picked.id);
+    desk_copy(d->wz.room, sizeof d->wz.room, d->wz.picked.extra2);
     d->wz.start = d->wz.picked.when;
     if (*d->wz.mrn)
         book_now(d);
@@ -447,7 +447,7 @@ static void choose_slot(desk *d)
 static void visit_type_chosen(desk *d, int ok)
 {
     (void)ok;
-    snprintf(d->wz.visit_type, sizeof d->wz.visit_type, "%s", d->wz.picked.id);
+    desk_copy(d->wz.visit_type, sizeof d->wz.visit_type, d->wz.picked.id);
     if (d->wz.kind == WZ_WALK_IN)
         choose_walk_in_provider(d);
     else
@@ -500,8 +500,8 @@ static void show_patient(desk *d)
 static void patient_chosen(desk *d, int ok)
 {
     (void)ok;
-    snprintf(d->wz.mrn, sizeof d->wz.mrn, "%s", d->wz.picked.id);
-    snprintf(d->wz.patient, sizeof d->wz.patient, "%s", d->wz.picked.extra);
+    desk_copy(d->wz.mrn, sizeof d->wz.mrn, d->wz.picked.id);
+    desk_copy(d->wz.patient, sizeof d->wz.patient, d->wz.picked.extra);
     switch (d->wz.kind) {
     case WZ_WALK_IN:
         choose_visit_type(d);
@@ -520,7 +520,7 @@ static void patient_chosen(desk *d, int ok)
 static void go_to_day(desk *d, const char *date)
 {
     char prev[11];
-    snprintf(prev, sizeof prev, "%s", d->m.date);
+    desk_copy(prev, sizeof prev, d->m.date);
     memset(d->sel, 0, sizeof d->sel);
     if (desk_net_load_day(d, date) != 0 && d->conn == CONN_LIVE)
         desk_net_load_day(d, prev);

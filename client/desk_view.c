@@ -151,7 +151,7 @@ static void draw_header(desk *d)
         mktime(&dt);
         strftime(day, sizeof day, "%a %d %b %Y", &dt);
     } else {
-        snprintf(day, sizeof day, "%s", d->m.date);
+        desk_copy(day, sizeof day, d->m.date);
     }
     snprintf(left, sizeof left, " %s | %s | %s%s | %s", d->practice, d->location_name, day,
              strcmp(d->m.date, d->today) ? " (view only)" : "", clock);
@@ -339,7 +339,7 @@ static void schedule_line(const desk *d, const desk_appt *a, const dv_box *b, in
     if (name_w < 8)
         name_w = 8;
     char name[DESK_NAME_MAX + 16];
-    snprintf(name, sizeof name, "%s", a->name);
+    desk_copy(name, sizeof name, a->name);
     int x = b->x;
     attr_t sel = selected ? A_REVERSE : 0;
     snprintf(line, sizeof line, "%c%s ", selected ? '>' : ' ', when);
@@ -411,7 +411,7 @@ static void draw_schedule(desk *d, const dv_box *b)
 static void estimate_text(const desk *d, const desk_appt *a, char *buf, size_t n)
 {
     int64_t now = desk_now(d);
-    char at[8], in[16];
+    char at[16], in[32];
     buf[0] = 0;
     if (!a->estimated_start)
         return;
@@ -426,7 +426,7 @@ static void estimate_text(const desk *d, const desk_appt *a, char *buf, size_t n
 
 static void waiting_line(const desk *d, const desk_appt *a, const dv_box *b, int y, int selected)
 {
-    char state[64], waited[32], w[16], est[40];
+    char state[64], waited[48], w[32], est[64];
     int wide = b->w >= 75;
     attr_t sel = selected ? A_REVERSE : 0;
     if (a->status == PM__APPOINTMENT_STATUS__ROOMED)
