@@ -23,7 +23,7 @@ desk_cleanup() {
   tmux -S "$TMUX_SOCK" kill-server 2>/dev/null
   if [ "$FAILS" -ne 0 ]; then
     echo "---- desk stderr ----" >&2
-    cat "$T/desk.err" >&2 2>/dev/null
+    cat "$T"/*.err >&2 2>/dev/null
   fi
   cleanup
 }
@@ -43,12 +43,13 @@ must() {
 
 # ---- the screen ------------------------------------------------------------------------
 
+# The tmux session read and typed into: $SCREEN, else "desk".
 screen() {
-  tmux -S "$TMUX_SOCK" capture-pane -p -t desk 2>/dev/null
+  tmux -S "$TMUX_SOCK" capture-pane -p -t "${SCREEN:-desk}" 2>/dev/null
 }
 
 keys() {
-  tmux -S "$TMUX_SOCK" send-keys -t desk "$@"
+  tmux -S "$TMUX_SOCK" send-keys -t "${SCREEN:-desk}" "$@"
 }
 
 show_screen() {
@@ -158,11 +159,45 @@ IN=$(printf '%s\n%s\n%s' "$ANNA_OTP" "anna-pass-123" "anna-pass-123") must cfg-a
 cli cfg-anna desk
 is "$RC" "2" "the desk refuses to run without a terminal"
 
-tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s desk -x 80 -y 24 \
-  "env PRACTICE_CONFIG='$T/cfg-anna' LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen \
-   ASAN_OPTIONS='${ASAN_OPTIONS:-}' '$PRACTICE' desk 2>'$T/desk.err'; \
-   echo \$? >'$T/desk.exit'; sleep 60" ||
-  die "cannot start tmux"
+# start_desk NAME ARGS...: 'practice desk ARGS' as Anna in tmux session NAME at 80x24; its
+# stderr goes to $T/NAME.err and its exit code to $T/NAME.exit.
+start_desk() {
+  local name=$1
+  shift
+  tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s "$name" -x 80 -y 24 \
+    "env PRACTICE_CONFIG='$T/cfg-anna' LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen \
+     ASAN_OPTIONS='${ASAN_OPTIONS:-}' '$PRACTICE' desk $* 2>'$T/$name.err'; \
+     echo \$? >'$T/$name.exit'; sleep 60" ||
+    die "cannot start tmux"
+}
+
+# exit_code NAME: the desk's exit code once it has exited (5 seconds at most).
+exit_code() {
+  for _ in $(seq 100); do
+    [ -s "$T/$1.exit" ] && break
+    sleep 0.05
+  done
+  cat "$T/$1.exit" 2>/dev/null
+}
+
+# no_sanitizer_report NAME
+no_sanitizer_report() {
+  CHECKS=$((CHECKS + 1))
+  if grep -qE 'Sanitizer|runtime error:' "$T/$1.err" 2>/dev/null; then
+    fail "sanitizer report from the desk ($1)"
+    cat "$T/$1.err" >&2
+  fi
+}
+
+# another day, given on the command line, then q
+start_desk other --date 2030-03-13
+SCREEN=other see "Wed 13 Mar 2030 (view only)" "--date shows that day"
+SCREEN=other see "No appointments this day." "the other day has no appointments"
+SCREEN=other keys q
+is "$(exit_code other)" "0" "q leaves the desk with exit code 0"
+no_sanitizer_report other
+
+start_desk desk
 
 see " T | Main Street" "the header names the practice and the location" ||
   die "the desk did not start"
@@ -327,15 +362,7 @@ if screen | grep -qE "Dupont|Martin|Moreau|Bernard|Petit|M-00"; then
   show_screen
 fi
 keys x
-for _ in $(seq 100); do
-  [ -s "$T/desk.exit" ] && break
-  sleep 0.05
-done
-is "$(cat "$T/desk.exit" 2>/dev/null)" "4" "the desk exits with the login exit code"
-
-CHECKS=$((CHECKS + 1))
-if grep -qE 'Sanitizer|runtime error:|LeakSanitizer' "$T/desk.err" 2>/dev/null; then
-  fail "sanitizer report from the desk"
-fi
+is "$(exit_code desk)" "4" "the desk exits with the login exit code"
+no_sanitizer_report desk
 
 finish
