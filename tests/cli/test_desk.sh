@@ -139,6 +139,7 @@ MRN_MARTIN=$(add_patient Paul Martin 1990-07-14)
 MRN_BERNARD=$(add_patient Lucie Bernard 1975-11-30)
 MRN_MOREAU=$(add_patient Hugo Moreau 2001-01-05)
 MRN_PETIT=$(add_patient Emma Petit 1969-05-21)
+MRN_NUNEZ=$(add_patient Zoë Núñez 1988-08-08)
 
 book() {
   must cfg --json book "$1" checkup --provider "$2" --at "$DAY $3"
@@ -147,6 +148,7 @@ book() {
 book "$MRN_DUPONT" dr-okafor 09:00 >/dev/null
 book "$MRN_MARTIN" dr-okafor 09:20 >/dev/null
 BERNARD_APPT=$(book "$MRN_BERNARD" dr-lee 09:40)
+book "$MRN_NUNEZ" dr-okafor 10:40 >/dev/null
 
 # Anna, a receptionist, on her own desk.
 must cfg --json user add anna --role receptionist --name "Anna Schmidt"
@@ -207,6 +209,13 @@ see "09:00" "the header shows the server's time"
 line_has "Dupont, Marie" "booked" "the 09:00 appointment is booked"
 line_has "Dupont, Marie" "Check-up" "the visit type is shown"
 line_has "Martin, Paul" "09:20" "the 09:20 appointment is there"
+line_has "^ 10:40 Núñez, Zoë  " "Check-up" "a name with accents is shown whole"
+CHECKS=$((CHECKS + 1))
+screen | PYTHONIOENCODING=utf-8 python3 -c '
+import sys
+rows = [l for l in sys.stdin.read().splitlines() if "Dupont" in l or "Núñez" in l]
+sys.exit(len(rows) != 2 or rows[0].index("Check-up") != rows[1].index("Check-up"))' ||
+  fail "a name with accents keeps the next column in its place"
 see "-- Chidi Okafor" "the schedule is grouped by provider"
 see "-- Ann Lee" "both providers have a group"
 see "Nobody is waiting." "the waiting room is empty"
