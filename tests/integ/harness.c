@@ -139,6 +139,15 @@ int ts_start(ts_server *s, const char *extra_args)
     return -1;
 }
 
+int ts_restart(ts_server *s, const char *extra_args)
+{
+    int port = s->port;
+    int rc = ts_stop(s, SIGTERM);
+    char args[1024];
+    snprintf(args, sizeof args, "--listen 127.0.0.1:%d %s", port, extra_args ? extra_args : "");
+    return ts_start(s, args) == 0 ? rc : -1;
+}
+
 int ts_stop(ts_server *s, int sig)
 {
     if (!s->pid)
@@ -662,4 +671,158 @@ void ts_control_stop(ts_control *t, const char *label, ts_latency *out)
     free(t->all);
     free(t->recent);
     free(t);
+}
+
+/* ---- patient flow and the waiting-room display ---- */
+
+int ts_flow_step(pc_client *c, pm_arena *a, uint64_t appt, uint32_t version, Pm__FlowAction action,
+                 const char *room, Pm__Appointment **out)
+{
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_FLOW_STEP), *resp;
+    Pm__FlowStep *s = pm_msg_new(a, &pm__flow_step__descriptor);
+    s->appointment_id = appt;
+    s->version = version;
+    s->action = action;
+    s->room = (char *)(room ? room : "");
+    e->flow_step = s;
+    int rc = pc_call(c, e, a, &resp);
+    if (rc == PM_OK && resp->body_case != PM__ENVELOPE__BODY_APPOINTMENT_OK)
+        rc = PM_E_PROTOCOL;
+    if (rc == PM_OK && out)
+        *out = resp->appointment_ok->appointment;
+    return rc;
+}
+
+int ts_walk_in(pc_client *c, pm_arena *a, const char *mrn, const char *location,
+               const char *visit_type, const char *provider, const char *notes,
+               Pm__Appointment **out)
+{
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_WALK_IN), *resp;
+    Pm__WalkIn *w = pm_msg_new(a, &pm__walk_in__descriptor);
+    w->patient_mrn = (char *)mrn;
+    w->location = (char *)location;
+    w->visit_type = (char *)visit_type;
+    w->provider = (char *)(provider ? provider : "");
+    w->notes = (char *)(notes ? notes : "");
+    e->walk_in = w;
+    int rc = pc_call(c, e, a, &resp);
+    if (rc == PM_OK && resp->body_case != PM__ENVELOPE__BODY_APPOINTMENT_OK)
+        rc = PM_E_PROTOCOL;
+    if (rc == PM_OK && out)
+        *out = resp->appointment_ok->appointment;
+    return rc;
+}
+
+int ts_close_day(pc_client *c, pm_arena *a, const char *location, const char *date, int confirm,
+                 Pm__AppointmentList **out)
+{
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_CLOSE_DAY), *resp;
+    Pm__CloseDay *cd = pm_msg_new(a, &pm__close_day__descriptor);
+    cd->location = (char *)location;
+    cd->date = (char *)(date ? date : "");
+    cd->confirm = confirm;
+    e->close_day = cd;
+    int rc = pc_call(c, e, a, &resp);
+    if (rc == PM_OK && resp->body_case != PM__ENVELOPE__BODY_APPOINTMENT_LIST)
+        rc = PM_E_PROTOCOL;
+    if (rc == PM_OK && out)
+        *out = resp->appointment_list;
+    return rc;
+}
+
+int ts_get_flow(pc_client *c, pm_arena *a, const char *location, const char *date, Pm__Flow **out)
+{
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_FLOW), *resp;
+    Pm__GetFlow *g = pm_msg_new(a, &pm__get_flow__descriptor);
+    g->location = (char *)location;
+    g->date = (char *)(date ? date : "");
+    e->get_flow = g;
+    int rc = pc_call(c, e, a, &resp);
+    if (rc == PM_OK && resp->body_case != PM__ENVELOPE__BODY_FLOW)
+        rc = PM_E_PROTOCOL;
+    if (rc == PM_OK && out)
+        *out = resp->flow;
+    return rc;
+}
+
+int ts_get_board(pc_client *c, pm_arena *a, const char *location, Pm__BoardState **out)
+{
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_BOARD), *resp;
+    Pm__GetBoard *g = pm_msg_new(a, &pm__get_board__descriptor);
+    g->location = (char *)location;
+    e->get_board = g;
+    int rc = pc_call(c, e, a, &resp);
+    if (rc == PM_OK && resp->body_case != PM__ENVELOPE__BODY_BOARD_STATE)
+        rc = PM_E_PROTOCOL;
+    if (rc == PM_OK && out)
+        *out = resp->board_state;
+    return rc;
+}
+
+pc_client *ts_display(ts_server *s, pc_client *m, const char *name, const char *location)
+{
+    pm_arena a;
+    pm_arena_init(&a, 0);
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_CREATE_DEVICE), *resp;
+    Pm__CreateDevice *cd = pm_msg_new(&a, &pm__create_device__descriptor);
+    cd->name = (char *)name;
+    cd->location = (char *)location;
+    e->create_device = cd;
+    pc_client *c = NULL;
+    if (pc_call(m, e, &a, &resp) != PM_OK) {
+        fprintf(stderr, "create device %s: %s\n", name, pc_last_error(m));
+    } else if ((c = ts_client(s)) != NULL) {
+        char secret[128];
+        snprintf(secret, sizeof secret, "%s", resp->account_credential->one_time_password);
+        if (pc_login(c, name, secret, "waiting-room screen", &a, NULL) != PM_OK) {
+            fprintf(stderr, "device %s login: %s\n", name, pc_last_error(c));
+            pc_free(c);
+            c = NULL;
+        }
+    }
+    pm_arena_free(&a);
+    return c;
+}
+
+int ts_raw_next(ts_raw *r, pm_arena *a, int timeout_ms, Pm__Envelope **out)
+{
+    uint8_t *body;
+    uint32_t len;
+    int rc = ts_raw_frame(r, timeout_ms, &body, &len);
+    if (rc != 1)
+        return rc;
+    *out = pm__envelope__unpack(pm_arena_pbc(a), len, body);
+    free(body);
+    return *out ? 1 : -2;
+}
+
+int ts_raw_subscribe(ts_raw *r, const char *const *topics, size_t n, uint64_t since, uint64_t id,
+                     uint64_t *last_seq, uint32_t *replayed)
+{
+    pm_arena a;
+    pm_arena_init(&a, 0);
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_SUBSCRIBE), *resp;
+    e->subscribe = pm_msg_new(&a, &pm__subscribe__descriptor);
+    e->subscribe->topics = (char **)topics;
+    e->subscribe->n_topics = n;
+    e->subscribe->since = since;
+    e->id = id;
+    int rc = ts_raw_env(r, e) ? 1 : 2;
+    while (rc == 2) {
+        if (ts_raw_next(r, &a, 30000, &resp) != 1) {
+            rc = 1;
+        } else if (resp->id == id && resp->body_case == PM__ENVELOPE__BODY_SUBSCRIBED) {
+            if (last_seq)
+                *last_seq = resp->subscribed->last_seq;
+            if (replayed)
+                *replayed = resp->subscribed->replayed;
+            rc = 0;
+        } else if (resp->id == id && resp->body_case == PM__ENVELOPE__BODY_ERROR) {
+            rc = -(int)resp->error->code;
+        } else if (resp->id == id) {
+            rc = 1;
+        }
+    }
+    pm_arena_free(&a);
+    return rc;
 }

@@ -31,6 +31,10 @@ int ts_init(ts_server *s, const char *extra_args);
 /* practiced serve on 127.0.0.1, an ephemeral port; waits until it listens. Its stderr
  * goes to s->log. */
 int ts_start(ts_server *s, const char *extra_args);
+/* Stops the server (SIGTERM) and starts it again on the same port with extra_args, so that
+ * clients reconnect to it by themselves. Returns the stop's exit status, or -1 when the
+ * start failed. */
+int ts_restart(ts_server *s, const char *extra_args);
 /* Sends sig (0: none, just wait) and waits; returns the exit status (or 128+signal). */
 int ts_stop(ts_server *s, int sig);
 /* Removes the data directory. */
@@ -94,4 +98,32 @@ void ts_control_sample(ts_control *t, const char *label, ts_latency *out);
 /* Stops the thread and prints the figures for its whole life; the client is the
  * caller's again. */
 void ts_control_stop(ts_control *t, const char *label, ts_latency *out);
+
+/* ---- patient flow and the waiting-room display ---- */
+
+/* One FlowStep (version 0: whatever it is now; room for TO_ROOM); *out the appointment. */
+int ts_flow_step(pc_client *c, pm_arena *a, uint64_t appt, uint32_t version, Pm__FlowAction action,
+                 const char *room, Pm__Appointment **out);
+/* A walk-in (provider NULL or "": whoever is free first). */
+int ts_walk_in(pc_client *c, pm_arena *a, const char *mrn, const char *location,
+               const char *visit_type, const char *provider, const char *notes,
+               Pm__Appointment **out);
+/* CloseDay (date NULL: the server's default, yesterday). */
+int ts_close_day(pc_client *c, pm_arena *a, const char *location, const char *date, int confirm,
+                 Pm__AppointmentList **out);
+/* GetFlow (date NULL: today). */
+int ts_get_flow(pc_client *c, pm_arena *a, const char *location, const char *date, Pm__Flow **out);
+int ts_get_board(pc_client *c, pm_arena *a, const char *location, Pm__BoardState **out);
+/* Creates a display device for location (as the manager) and logs a new client in with
+ * its secret; NULL on failure. */
+pc_client *ts_display(ts_server *s, pc_client *manager, const char *name, const char *location);
+
+/* On a raw connection that is logged in: Subscribe{topics, since} with id, then frames until
+ * its answer (events before it are dropped). Returns 0 with *last_seq and *replayed, the
+ * server's error code (negative PM_E_*), or 1 when the connection failed. */
+int ts_raw_subscribe(ts_raw *r, const char *const *topics, size_t n, uint64_t since, uint64_t id,
+                     uint64_t *last_seq, uint32_t *replayed);
+/* The next frame decoded into a within timeout_ms: 1, 0 on close, -1 timeout, -2 error or
+ * garbage. */
+int ts_raw_next(ts_raw *r, pm_arena *a, int timeout_ms, Pm__Envelope **out);
 #endif

@@ -26,3 +26,5 @@ pm_test(test_series SOURCES integ/test_series.c integ/sched_help.c LIBS pm_harne
 pm_test(test_waitlist SOURCES integ/test_waitlist.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
 pm_test(test_sched_race SOURCES integ/test_sched_race.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
 pm_test(test_sched_restart SOURCES integ/test_sched_restart.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
+# Patient flow: steps, refusals, undo, tickets, late and overdue, closing the day, estimates.
+pm_test(test_flow SOURCES integ/test_flow.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
