@@ -28,3 +28,6 @@ pm_test(test_sched_race SOURCES integ/test_sched_race.c integ/sched_help.c LIBS 
 pm_test(test_sched_restart SOURCES integ/test_sched_restart.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
 # Patient flow: steps, refusals, undo, tickets, late and overdue, closing the day, estimates.
 pm_test(test_flow SOURCES integ/test_flow.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
+# Event streams of the day: the display's topics and bytes, replay across reconnects, slow
+# subscribers, backlogs, retention, session expiry.
+pm_test(test_streams SOURCES integ/test_streams.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
