@@ -17,3 +17,7 @@ pm_test(test_cert SOURCES ${PM_UNIT_DIR}/test_cert.c LIBS pm_common LABELS unit 
 # The writer thread: also run under ThreadSanitizer (a -DPM_TSAN=ON build, ctest -L tsan).
 pm_test(test_store SOURCES ${PM_UNIT_DIR}/test_store.c LIBS practiced_core LABELS unit tsan
         TIMEOUT 60)
+# The desk's model of the day (client/desk_model.c), without a screen or a server.
+pm_test(test_desk_model SOURCES ${PM_UNIT_DIR}/test_desk_model.c
+        ${CMAKE_SOURCE_DIR}/client/desk_model.c LIBS practice_client PkgConfig::JSONC
+        LABELS unit TIMEOUT 60)
