@@ -321,7 +321,7 @@ static int cmd_slots(cli *c, int argc, char **argv)
         rc = sched_parse_date(c, "--to", to_s, to);
     q->from_date = from;
     q->to_date = to;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     sched_names n = {0};
     if (rc == CLI_EXIT_OK) {
         c->field_option = sched_field_option;
@@ -638,7 +638,7 @@ static int cmd_book(cli *c, int argc, char **argv)
             bk->repeat->count = (uint32_t)b.repeat_count;
         bk->series_mode = b.free_ones ? PM__SERIES_MODE__FREE_ONES : PM__SERIES_MODE__ALL_OR_NONE;
     }
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     if (rc == CLI_EXIT_OK) {
         c->field_option = sched_field_option;
         rc = call2(c, e, &a, PM__ENVELOPE__BODY_APPOINTMENT_OK, PM__ENVELOPE__BODY_SERIES_RESULT,
@@ -720,7 +720,7 @@ static int cmd_appts(cli *c, int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__PatientAppointments *q;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_PATIENT_APPOINTMENTS,
                                   &pm__patient_appointments__descriptor, (void **)&q);
     if (e) {
@@ -920,7 +920,7 @@ static int cmd_move(cli *c, int argc, char **argv)
     change ch;
     rc = read_for_change(c, &a, argv[optind], (uint32_t)expect, &ch);
     Pm__Move *mv;
-    Pm__Envelope *resp,
+    Pm__Envelope *resp = NULL,
         *e = rc ? NULL
                 : cli_request(&a, PM__ENVELOPE__BODY_MOVE, &pm__move__descriptor, (void **)&mv);
     if (rc == CLI_EXIT_OK && !e)
@@ -1002,7 +1002,7 @@ static int cmd_cancel(cli *c, int argc, char **argv)
     change ch;
     rc = read_for_change(c, &a, argv[optind], (uint32_t)expect, &ch);
     Pm__Cancel *cn;
-    Pm__Envelope *resp,
+    Pm__Envelope *resp = NULL,
         *e = rc ? NULL
                 : cli_request(&a, PM__ENVELOPE__BODY_CANCEL, &pm__cancel__descriptor, (void **)&cn);
     if (rc == CLI_EXIT_OK && e) {

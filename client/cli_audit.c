@@ -116,7 +116,7 @@ static int audit_pages(cli *c, const audit_args *q, audit_out *out)
         pm_arena a;
         pm_arena_init(&a, 0);
         Pm__QueryAudit *qa;
-        Pm__Envelope *resp;
+        Pm__Envelope *resp = NULL;
         Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_QUERY_AUDIT,
                                       &pm__query_audit__descriptor, (void **)&qa);
         unsigned long left = q->limit - out->count;
@@ -320,7 +320,7 @@ static int cmd_stats(cli *c, int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__GetStats *gs;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e =
         cli_request(&a, PM__ENVELOPE__BODY_GET_STATS, &pm__get_stats__descriptor, (void **)&gs);
     rc = cli_call(c, e, &a, PM__ENVELOPE__BODY_STATS, &resp);

@@ -282,7 +282,7 @@ static int cmd_template_set(cli *c, int argc, char **argv)
         for (size_t i = 0; rc == CLI_EXIT_OK && i < nblocks; i++)
             rc = parse_block(c, blocks[i], default_location, &a, &t->blocks, &t->n_blocks);
     }
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     if (rc == CLI_EXIT_OK) {
         Pm__PutTemplate *pt;
         Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_PUT_TEMPLATE,
@@ -460,7 +460,7 @@ static int cmd_template_remove(cli *c, int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__DeleteTemplate *d;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_DELETE_TEMPLATE,
                                   &pm__delete_template__descriptor, (void **)&d);
     if (e)
@@ -575,7 +575,7 @@ static int cmd_exception_add(cli *c, int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__AddException *ae;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_ADD_EXCEPTION,
                                   &pm__add_exception__descriptor, (void **)&ae);
     Pm__Exception *x = pm_msg_new(&a, &pm__exception__descriptor);
@@ -690,7 +690,7 @@ static int cmd_exception_remove(cli *c, int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__DeleteException *d;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_DELETE_EXCEPTION,
                                   &pm__delete_exception__descriptor, (void **)&d);
     if (e)
@@ -778,7 +778,7 @@ static int cmd_holiday_add(cli *c, int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__PutHoliday *ph;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e =
         cli_request(&a, PM__ENVELOPE__BODY_PUT_HOLIDAY, &pm__put_holiday__descriptor, (void **)&ph);
     Pm__Holiday *h = pm_msg_new(&a, &pm__holiday__descriptor);
@@ -882,7 +882,7 @@ static int cmd_holiday_remove(cli *c, int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__DeleteHoliday *d;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_DELETE_HOLIDAY,
                                   &pm__delete_holiday__descriptor, (void **)&d);
     if (e) {

@@ -37,7 +37,7 @@ static int print_patient(cli *c, const Pm__Patient *p, const char *headline)
 static int get_patient(cli *c, pm_arena *a, const char *mrn, Pm__Patient **out)
 {
     Pm__GetPatient *g;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e =
         cli_request(a, PM__ENVELOPE__BODY_GET_PATIENT, &pm__get_patient__descriptor, (void **)&g);
     if (e)
@@ -89,7 +89,7 @@ static int cmd_add(cli *c, int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__CreatePatient *cp;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_CREATE_PATIENT,
                                   &pm__create_patient__descriptor, (void **)&cp);
     Pm__Patient *p = pm_msg_new(&a, &pm__patient__descriptor);
@@ -163,7 +163,7 @@ static void edit_help_extra(FILE *f)
 static int update_patient(cli *c, pm_arena *a, Pm__Patient *p, Pm__Patient **out)
 {
     Pm__UpdatePatient *up;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(a, PM__ENVELOPE__BODY_UPDATE_PATIENT,
                                   &pm__update_patient__descriptor, (void **)&up);
     if (e)
@@ -320,7 +320,7 @@ static int cmd_search(cli *c, int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__SearchPatients *q;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_SEARCH_PATIENTS,
                                   &pm__search_patients__descriptor, (void **)&q);
     if (e) {
@@ -369,7 +369,7 @@ static int list_pages(cli *c, patient_out *out, unsigned long want, int *more)
         pm_arena a;
         pm_arena_init(&a, 0);
         Pm__ListPatients *q;
-        Pm__Envelope *resp;
+        Pm__Envelope *resp = NULL;
         Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_LIST_PATIENTS,
                                       &pm__list_patients__descriptor, (void **)&q);
         if (e) {

@@ -237,7 +237,7 @@ const char *sched_waitlist_word(Pm__WaitlistStatus s)
 
 void sched_hhmm(unsigned m, char *buf, size_t n)
 {
-    snprintf(buf, n, "%02u:%02u", m / 60, m % 60);
+    snprintf(buf, n, "%02u:%02u", (m / 60) % 100, m % 60);
 }
 
 void sched_day(const char *date, char *buf, size_t n)
@@ -307,7 +307,7 @@ int sched_get_setup(cli *c, pm_arena *a, const char *provider, const char *locat
                     const char *from, const char *to, Pm__Setup **out)
 {
     Pm__GetSetup *g;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e =
         cli_request(a, PM__ENVELOPE__BODY_GET_SETUP, &pm__get_setup__descriptor, (void **)&g);
     if (e) {
@@ -326,7 +326,7 @@ void sched_names_load(cli *c, pm_arena *a, sched_names *n)
 {
     n->s = NULL;
     Pm__GetSetup *g;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e =
         cli_request(a, PM__ENVELOPE__BODY_GET_SETUP, &pm__get_setup__descriptor, (void **)&g);
     if (!e)
@@ -408,7 +408,7 @@ static void named(const char *name, const char *id, char *buf, size_t n)
 int sched_get_appointment(cli *c, pm_arena *a, uint64_t id, Pm__Appointment **out)
 {
     Pm__GetAppointment *g;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(a, PM__ENVELOPE__BODY_GET_APPOINTMENT,
                                   &pm__get_appointment__descriptor, (void **)&g);
     if (e)

@@ -737,7 +737,7 @@ static int cmd_schedule(cli *c, int argc, char **argv)
         return rc;
     }
     Pm__GetSchedule *q;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_GET_SCHEDULE,
                                   &pm__get_schedule__descriptor, (void **)&q);
     if (e) {

@@ -253,7 +253,7 @@ static int change_password(cli *c, pm_arena *a, const char *old, const char *new
     Pm__ChangePassword *cp;
     Pm__Envelope *e = cli_request(a, PM__ENVELOPE__BODY_CHANGE_PASSWORD,
                                   &pm__change_password__descriptor, (void **)&cp);
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     if (e) {
         cp->old_password = (char *)old;
         cp->new_password = (char *)new_pw;
@@ -289,7 +289,7 @@ static void quiet_logout(cli *c)
     Pm__Logout *l;
     Pm__Envelope *e =
         cli_request(&a, PM__ENVELOPE__BODY_LOGOUT, &pm__logout__descriptor, (void **)&l);
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     if (e)
         pc_call(c->pc, e, &a, &resp);
     pm_arena_free(&a);
@@ -414,7 +414,7 @@ static int cmd_logout(cli *c, int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__Logout *l;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e =
         cli_request(&a, PM__ENVELOPE__BODY_LOGOUT, &pm__logout__descriptor, (void **)&l);
     rc = cli_call(c, e, &a, PM__ENVELOPE__BODY_OK, &resp);
@@ -520,7 +520,7 @@ static int cmd_whoami(cli *c, int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__Resume *r;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e =
         cli_request(&a, PM__ENVELOPE__BODY_RESUME, &pm__resume__descriptor, (void **)&r);
     if (e) {

@@ -609,7 +609,7 @@ static void opts_help(FILE *f, const setup_kind *k, int for_edit)
 static int put_record(cli *c, const setup_kind *k, pm_arena *a, void *rec, void **saved)
 {
     void *put;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(a, k->put, k->put_desc, &put);
     if (e)
         *(void **)member(put, k->put_desc->fields[0].offset) = rec;

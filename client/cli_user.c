@@ -35,7 +35,7 @@ static void print_credential(cli *c, const Pm__AccountCredential *ac, const char
 static int credential_call(cli *c, Pm__Envelope *e, pm_arena *a, const char *what,
                            const char *advice)
 {
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     int rc = cli_call(c, e, a, PM__ENVELOPE__BODY_ACCOUNT_CREDENTIAL, &resp);
     if (rc == CLI_EXIT_OK)
         print_credential(c, resp->account_credential, what, advice);
@@ -163,7 +163,7 @@ static int cmd_user_list(cli *c, int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__ListAccounts *la;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_LIST_ACCOUNTS,
                                   &pm__list_accounts__descriptor, (void **)&la);
     if (e)
@@ -197,7 +197,7 @@ static int set_disabled(cli *c, int argc, char **argv, int disabled)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__SetAccountDisabled *sd;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_SET_ACCOUNT_DISABLED,
                                   &pm__set_account_disabled__descriptor, (void **)&sd);
     if (e) {

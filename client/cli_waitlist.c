@@ -169,7 +169,7 @@ static int cmd_add(cli *c, int argc, char **argv)
         rc = sched_parse_date(c, "--to", to_s, to);
     w->from_date = from;
     w->to_date = to;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     if (rc == CLI_EXIT_OK) {
         c->field_option = sched_field_option;
         rc = cli_call(c, e, &a, PM__ENVELOPE__BODY_WAITLIST_OK, &resp);
@@ -276,7 +276,7 @@ static int cmd_list(cli *c, int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__ListWaitlist *lw;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_LIST_WAITLIST,
                                   &pm__list_waitlist__descriptor, (void **)&lw);
     if (e)
@@ -324,7 +324,7 @@ static int cmd_remove(cli *c, int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__RemoveFromWaitlist *r;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_REMOVE_FROM_WAITLIST,
                                   &pm__remove_from_waitlist__descriptor, (void **)&r);
     if (e)

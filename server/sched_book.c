@@ -848,7 +848,7 @@ int sched_book(struct req *r, wctx *ctx)
 {
     const Pm__Book *b = r->env->book;
     r->audit_record = b->patient_mrn;
-    const char *mrn;
+    const char *mrn = NULL;
     Pm__VisitType *vt;
     int rc;
     if ((rc = check_patient(r, ctx->txn, b->patient_mrn, &mrn)) ||

@@ -215,7 +215,7 @@ pc_client *ts_client(ts_server *s)
 
 static int change_password(pc_client *c, pm_arena *a, const char *old, const char *pw)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_CHANGE_PASSWORD), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_CHANGE_PASSWORD), *resp = NULL;
     Pm__ChangePassword *cp = pm_msg_new(a, &pm__change_password__descriptor);
     cp->old_password = (char *)old;
     cp->new_password = (char *)pw;
@@ -254,7 +254,7 @@ pc_client *ts_user(ts_server *s, pc_client *m, const char *name, int role)
 {
     pm_arena a;
     pm_arena_init(&a, 0);
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_CREATE_ACCOUNT), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_CREATE_ACCOUNT), *resp = NULL;
     Pm__CreateAccount *ca = pm_msg_new(&a, &pm__create_account__descriptor);
     ca->username = (char *)name;
     ca->role = (Pm__Role)role;
@@ -287,7 +287,7 @@ pc_client *ts_user(ts_server *s, pc_client *m, const char *name, int role)
 int ts_create_patient(pc_client *c, pm_arena *a, const char *first, const char *last,
                       const char *dob, const char *phone, Pm__Patient **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_CREATE_PATIENT), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_CREATE_PATIENT), *resp = NULL;
     Pm__CreatePatient *cp = pm_msg_new(a, &pm__create_patient__descriptor);
     Pm__Patient *p = pm_msg_new(a, &pm__patient__descriptor);
     p->first_name = (char *)first;
@@ -311,7 +311,7 @@ int ts_create_patient(pc_client *c, pm_arena *a, const char *first, const char *
 
 int ts_get_patient(pc_client *c, pm_arena *a, const char *mrn, Pm__Patient **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_PATIENT), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_PATIENT), *resp = NULL;
     Pm__GetPatient *g = pm_msg_new(a, &pm__get_patient__descriptor);
     g->mrn = (char *)mrn;
     e->get_patient = g;
@@ -510,7 +510,7 @@ int ts_raw_login(ts_raw *r, const uint8_t *token)
     pm_arena a;
     pm_arena_init(&a, 0);
     int rc = -1;
-    Pm__Envelope *h = pc_env(&a, PM__ENVELOPE__BODY_HELLO), *resp;
+    Pm__Envelope *h = pc_env(&a, PM__ENVELOPE__BODY_HELLO), *resp = NULL;
     h->hello = pm_msg_new(&a, &pm__hello__descriptor);
     h->hello->protocol_version = PM_PROTOCOL_VERSION;
     h->hello->client = "practiced-tests raw";
@@ -590,7 +590,7 @@ static void *control_main(void *ud)
             break;
         pm_arena a;
         pm_arena_init(&a, 0);
-        Pm__Envelope *e, *resp;
+        Pm__Envelope *e, *resp = NULL;
         if (*t->search && i % 2) {
             e = pc_env(&a, PM__ENVELOPE__BODY_SEARCH_PATIENTS);
             e->search_patients = pm_msg_new(&a, &pm__search_patients__descriptor);
@@ -678,7 +678,7 @@ void ts_control_stop(ts_control *t, const char *label, ts_latency *out)
 int ts_flow_step(pc_client *c, pm_arena *a, uint64_t appt, uint32_t version, Pm__FlowAction action,
                  const char *room, Pm__Appointment **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_FLOW_STEP), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_FLOW_STEP), *resp = NULL;
     Pm__FlowStep *s = pm_msg_new(a, &pm__flow_step__descriptor);
     s->appointment_id = appt;
     s->version = version;
@@ -697,7 +697,7 @@ int ts_walk_in(pc_client *c, pm_arena *a, const char *mrn, const char *location,
                const char *visit_type, const char *provider, const char *notes,
                Pm__Appointment **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_WALK_IN), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_WALK_IN), *resp = NULL;
     Pm__WalkIn *w = pm_msg_new(a, &pm__walk_in__descriptor);
     w->patient_mrn = (char *)mrn;
     w->location = (char *)location;
@@ -716,7 +716,7 @@ int ts_walk_in(pc_client *c, pm_arena *a, const char *mrn, const char *location,
 int ts_close_day(pc_client *c, pm_arena *a, const char *location, const char *date, int confirm,
                  Pm__AppointmentList **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_CLOSE_DAY), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_CLOSE_DAY), *resp = NULL;
     Pm__CloseDay *cd = pm_msg_new(a, &pm__close_day__descriptor);
     cd->location = (char *)location;
     cd->date = (char *)(date ? date : "");
@@ -732,7 +732,7 @@ int ts_close_day(pc_client *c, pm_arena *a, const char *location, const char *da
 
 int ts_get_flow(pc_client *c, pm_arena *a, const char *location, const char *date, Pm__Flow **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_FLOW), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_FLOW), *resp = NULL;
     Pm__GetFlow *g = pm_msg_new(a, &pm__get_flow__descriptor);
     g->location = (char *)location;
     g->date = (char *)(date ? date : "");
@@ -747,7 +747,7 @@ int ts_get_flow(pc_client *c, pm_arena *a, const char *location, const char *dat
 
 int ts_get_board(pc_client *c, pm_arena *a, const char *location, Pm__BoardState **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_BOARD), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_BOARD), *resp = NULL;
     Pm__GetBoard *g = pm_msg_new(a, &pm__get_board__descriptor);
     g->location = (char *)location;
     e->get_board = g;
@@ -763,7 +763,7 @@ pc_client *ts_display(ts_server *s, pc_client *m, const char *name, const char *
 {
     pm_arena a;
     pm_arena_init(&a, 0);
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_CREATE_DEVICE), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_CREATE_DEVICE), *resp = NULL;
     Pm__CreateDevice *cd = pm_msg_new(&a, &pm__create_device__descriptor);
     cd->name = (char *)name;
     cd->location = (char *)location;
@@ -801,7 +801,7 @@ int ts_raw_subscribe(ts_raw *r, const char *const *topics, size_t n, uint64_t si
 {
     pm_arena a;
     pm_arena_init(&a, 0);
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_SUBSCRIBE), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_SUBSCRIBE), *resp = NULL;
     e->subscribe = pm_msg_new(&a, &pm__subscribe__descriptor);
     e->subscribe->topics = (char **)topics;
     e->subscribe->n_topics = n;

@@ -162,7 +162,7 @@ int sh_visit_type(pc_client *c, pm_arena *a, const char *id, unsigned minutes, i
 int sh_template(pc_client *c, pm_arena *a, const char *provider, const char *from, const char *to,
                 const sh_block *blocks, size_t n, char *id_out, size_t id_len)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_PUT_TEMPLATE), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_PUT_TEMPLATE), *resp = NULL;
     e->put_template = pm_msg_new(a, &pm__put_template__descriptor);
     Pm__Template *t = pm_msg_new(a, &pm__template__descriptor);
     t->provider = (char *)provider;
@@ -209,7 +209,7 @@ int sh_holiday(pc_client *c, pm_arena *a, const char *date, const char *name, co
 int sh_exception(pc_client *c, pm_arena *a, const char *provider, time_t start, time_t end,
                  Pm__ExceptionKind kind, const char *reason, uint64_t *id)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_ADD_EXCEPTION), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_ADD_EXCEPTION), *resp = NULL;
     e->add_exception = pm_msg_new(a, &pm__add_exception__descriptor);
     Pm__Exception *x = pm_msg_new(a, &pm__exception__descriptor);
     x->provider = (char *)provider;
@@ -234,7 +234,7 @@ int sh_delete_exception(pc_client *c, pm_arena *a, uint64_t id)
 
 int sh_get_setup(pc_client *c, pm_arena *a, const char *provider, Pm__Setup **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_SETUP), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_SETUP), *resp = NULL;
     e->get_setup = pm_msg_new(a, &pm__get_setup__descriptor);
     e->get_setup->provider = (char *)(provider ? provider : "");
     e->get_setup->from_date = "2026-01-01";
@@ -275,7 +275,7 @@ static int book(pc_client *c, pm_arena *a, Pm__Book *b, Pm__Envelope **resp)
 
 int sh_book(pc_client *c, pm_arena *a, Pm__Book *b, Pm__Appointment **out)
 {
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     int rc = book(c, a, b, &resp);
     if (rc == PM_OK && resp->body_case != PM__ENVELOPE__BODY_APPOINTMENT_OK)
         rc = PM_E_PROTOCOL;
@@ -286,7 +286,7 @@ int sh_book(pc_client *c, pm_arena *a, Pm__Book *b, Pm__Appointment **out)
 
 int sh_book_series(pc_client *c, pm_arena *a, Pm__Book *b, Pm__SeriesResult **out)
 {
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     int rc = book(c, a, b, &resp);
     if (rc == PM_OK && resp->body_case != PM__ENVELOPE__BODY_SERIES_RESULT)
         rc = PM_E_PROTOCOL;
@@ -297,7 +297,7 @@ int sh_book_series(pc_client *c, pm_arena *a, Pm__Book *b, Pm__SeriesResult **ou
 
 int sh_get(pc_client *c, pm_arena *a, uint64_t id, Pm__Appointment **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_APPOINTMENT), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_APPOINTMENT), *resp = NULL;
     e->get_appointment = pm_msg_new(a, &pm__get_appointment__descriptor);
     e->get_appointment->id = id;
     int rc = call(c, a, e, &resp);
@@ -335,7 +335,7 @@ int sh_cancel(pc_client *c, pm_arena *a, uint64_t id, uint32_t version, const ch
 
 int sh_no_show(pc_client *c, pm_arena *a, uint64_t id, uint32_t version, Pm__Appointment **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_MARK_NO_SHOW), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_MARK_NO_SHOW), *resp = NULL;
     e->mark_no_show = pm_msg_new(a, &pm__mark_no_show__descriptor);
     e->mark_no_show->id = id;
     e->mark_no_show->version = version;
@@ -348,7 +348,7 @@ int sh_no_show(pc_client *c, pm_arena *a, uint64_t id, uint32_t version, Pm__App
 int sh_notes(pc_client *c, pm_arena *a, uint64_t id, uint32_t version, const char *notes,
              Pm__Appointment **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_SET_NOTES), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_SET_NOTES), *resp = NULL;
     e->set_notes = pm_msg_new(a, &pm__set_notes__descriptor);
     e->set_notes->id = id;
     e->set_notes->version = version;
@@ -379,7 +379,7 @@ Pm__FindSlots *sh_slots_req(pm_arena *a, const char *visit_type, const char *pro
 
 int sh_find(pc_client *c, pm_arena *a, Pm__FindSlots *q, Pm__SlotList **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_FIND_SLOTS), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_FIND_SLOTS), *resp = NULL;
     e->find_slots = q;
     int rc = call(c, a, e, &resp);
     if (rc == PM_OK && out)
@@ -398,7 +398,7 @@ int sh_has_slot(const Pm__SlotList *l, const char *provider, time_t t)
 int sh_schedule(pc_client *c, pm_arena *a, const char *provider, const char *location,
                 const char *room, const char *date, unsigned days, Pm__Schedule **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_SCHEDULE), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_SCHEDULE), *resp = NULL;
     Pm__GetSchedule *q = pm_msg_new(a, &pm__get_schedule__descriptor);
     q->provider = (char *)(provider ? provider : "");
     q->location = (char *)(location ? location : "");
@@ -415,7 +415,7 @@ int sh_schedule(pc_client *c, pm_arena *a, const char *provider, const char *loc
 int sh_patient_appts(pc_client *c, pm_arena *a, const char *mrn, int past,
                      Pm__AppointmentList **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_PATIENT_APPOINTMENTS), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_PATIENT_APPOINTMENTS), *resp = NULL;
     e->patient_appointments = pm_msg_new(a, &pm__patient_appointments__descriptor);
     e->patient_appointments->mrn = (char *)mrn;
     e->patient_appointments->past = past;
@@ -437,7 +437,7 @@ Pm__WaitlistEntry *sh_entry(pm_arena *a, const char *mrn, const char *visit_type
 
 int sh_wait_add(pc_client *c, pm_arena *a, Pm__WaitlistEntry *en, Pm__WaitlistEntry **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_ADD_TO_WAITLIST), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_ADD_TO_WAITLIST), *resp = NULL;
     e->add_to_waitlist = pm_msg_new(a, &pm__add_to_waitlist__descriptor);
     e->add_to_waitlist->entry = en;
     int rc = call(c, a, e, &resp);
@@ -448,7 +448,7 @@ int sh_wait_add(pc_client *c, pm_arena *a, Pm__WaitlistEntry *en, Pm__WaitlistEn
 
 int sh_wait_remove(pc_client *c, pm_arena *a, uint64_t id, Pm__WaitlistEntry **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_REMOVE_FROM_WAITLIST), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_REMOVE_FROM_WAITLIST), *resp = NULL;
     e->remove_from_waitlist = pm_msg_new(a, &pm__remove_from_waitlist__descriptor);
     e->remove_from_waitlist->id = id;
     int rc = call(c, a, e, &resp);
@@ -459,7 +459,7 @@ int sh_wait_remove(pc_client *c, pm_arena *a, uint64_t id, Pm__WaitlistEntry **o
 
 int sh_wait_list(pc_client *c, pm_arena *a, int include_closed, Pm__Waitlist **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_LIST_WAITLIST), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_LIST_WAITLIST), *resp = NULL;
     e->list_waitlist = pm_msg_new(a, &pm__list_waitlist__descriptor);
     e->list_waitlist->include_closed = include_closed;
     int rc = call(c, a, e, &resp);
@@ -497,7 +497,7 @@ const Pm__Offer *sh_wl_offer(const Pm__Waitlist *w, uint64_t id)
 
 int sh_audit(pc_client *c, pm_arena *a, const char *mrn, Pm__AuditList **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_QUERY_AUDIT), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_QUERY_AUDIT), *resp = NULL;
     e->query_audit = pm_msg_new(a, &pm__query_audit__descriptor);
     e->query_audit->mrn = (char *)mrn;
     e->query_audit->limit = 1000;
@@ -509,7 +509,7 @@ int sh_audit(pc_client *c, pm_arena *a, const char *mrn, Pm__AuditList **out)
 
 int sh_stats(pc_client *c, pm_arena *a, Pm__Stats **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_STATS), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_STATS), *resp = NULL;
     e->get_stats = pm_msg_new(a, &pm__get_stats__descriptor);
     int rc = call(c, a, e, &resp);
     if (rc == PM_OK && out)

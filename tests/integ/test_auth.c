@@ -21,7 +21,7 @@ static int call(pc_client *c, pm_arena *a, Pm__Envelope *e, Pm__Envelope **resp)
 static int create_account(pc_client *m, pm_arena *a, const char *name, int role, char *otp,
                           size_t n)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_CREATE_ACCOUNT), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_CREATE_ACCOUNT), *resp = NULL;
     Pm__CreateAccount *ca = pm_msg_new(a, &pm__create_account__descriptor);
     ca->username = (char *)name;
     ca->role = (Pm__Role)role;
@@ -55,7 +55,7 @@ static int ping(pc_client *c)
     Pm__Ping *p = pm_msg_new(&a, &pm__ping__descriptor);
     p->nonce = 42;
     e->ping = p;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     int rc = pc_call(c, e, &a, &resp);
     if (rc == PM_OK)
         assert_int_equal(resp->pong->nonce, 42);
@@ -161,7 +161,7 @@ static void test_lockout(void **state)
 
     /* every failure is in the audit log */
     m = ts_manager(&s);
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_QUERY_AUDIT), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_QUERY_AUDIT), *resp = NULL;
     Pm__QueryAudit *q = pm_msg_new(&a, &pm__query_audit__descriptor);
     q->username = "rita";
     e->query_audit = q;
@@ -250,7 +250,7 @@ static void test_roles_and_disable(void **state)
 
     /* a display device: for a location that exists; its secret logs in, and patients are
      * refused to it */
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_CREATE_DEVICE), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_CREATE_DEVICE), *resp = NULL;
     Pm__CreateDevice *cd = pm_msg_new(&a, &pm__create_device__descriptor);
     cd->name = "lobby-tv";
     cd->location = "main";

@@ -62,7 +62,7 @@ static void stats(uint64_t *hashes, uint64_t *peak)
 {
     pm_arena a;
     pm_arena_init(&a, 0);
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_GET_STATS), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_GET_STATS), *resp = NULL;
     e->get_stats = pm_msg_new(&a, &pm__get_stats__descriptor);
     assert_int_equal(pc_call(MGR, e, &a, &resp), PM_OK);
     *hashes = resp->stats->hashes;
@@ -74,7 +74,7 @@ static int create_account(const char *name, char *otp, size_t n)
 {
     pm_arena a;
     pm_arena_init(&a, 0);
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_CREATE_ACCOUNT), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_CREATE_ACCOUNT), *resp = NULL;
     e->create_account = pm_msg_new(&a, &pm__create_account__descriptor);
     e->create_account->username = (char *)name;
     e->create_account->role = PM__ROLE__RECEPTIONIST;
@@ -103,7 +103,7 @@ static void audit_walk(const char *username, int from_start, audit_count *ac)
     do {
         pm_arena a;
         pm_arena_init(&a, 0);
-        Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_QUERY_AUDIT), *resp;
+        Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_QUERY_AUDIT), *resp = NULL;
         e->query_audit = pm_msg_new(&a, &pm__query_audit__descriptor);
         e->query_audit->username = (char *)username;
         e->query_audit->limit = 1000;

@@ -138,7 +138,7 @@ static int setup(void **state)
     if (rc == 0 && ts_get_patient(m, &a, "999999999", NULL) == PM_OK)
         rc = -1;
     /* a search (its audit entry has the criteria as detail), and more entries after it */
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_SEARCH_PATIENTS), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_SEARCH_PATIENTS), *resp = NULL;
     e->search_patients = pm_msg_new(&a, &pm__search_patients__descriptor);
     e->search_patients->name = "ada";
     if (rc == 0)

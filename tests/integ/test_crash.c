@@ -76,7 +76,7 @@ static void *writer_main(void *arg)
             pthread_mutex_lock(&mu);
             struct acked cur = acked[k];
             pthread_mutex_unlock(&mu);
-            Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_UPDATE_PATIENT), *resp;
+            Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_UPDATE_PATIENT), *resp = NULL;
             Pm__UpdatePatient *u = pm_msg_new(&a, &pm__update_patient__descriptor);
             Pm__Patient *p = pm_msg_new(&a, &pm__patient__descriptor);
             char notes[16];

@@ -48,7 +48,7 @@ static void *worker_main(void *arg)
     pm_arena_init(&a, 0);
     pthread_barrier_wait(&barrier);
     if (w->stale_update) {
-        Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_UPDATE_PATIENT), *resp;
+        Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_UPDATE_PATIENT), *resp = NULL;
         Pm__UpdatePatient *u = pm_msg_new(&a, &pm__update_patient__descriptor);
         Pm__Patient *p = pm_msg_new(&a, &pm__patient__descriptor);
         p->mrn = (char *)w->mrn;
@@ -71,7 +71,7 @@ static void *worker_main(void *arg)
 
 static Pm__Stats *stats(pc_client *c, pm_arena *a)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_STATS), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_STATS), *resp = NULL;
     e->get_stats = pm_msg_new(a, &pm__get_stats__descriptor);
     assert_int_equal(pc_call(c, e, a, &resp), PM_OK);
     return resp->stats;
@@ -95,7 +95,7 @@ static void test_group_commit_one_fails(void **state)
     assert_int_equal(ts_create_patient(m, &a, "Target", "Patient", "1950-05-05", NULL, &p), PM_OK);
     assert_int_equal(ts_get_patient(m, &a, p->mrn, &q), PM_OK);
     q->notes = "second version";
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_UPDATE_PATIENT), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_UPDATE_PATIENT), *resp = NULL;
     e->update_patient = pm_msg_new(&a, &pm__update_patient__descriptor);
     e->update_patient->patient = q;
     assert_int_equal(pc_call(m, e, &a, &resp), PM_OK);

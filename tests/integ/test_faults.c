@@ -15,7 +15,7 @@
 
 static int list_accounts(pc_client *c, pm_arena *a)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_LIST_ACCOUNTS), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_LIST_ACCOUNTS), *resp = NULL;
     e->list_accounts = pm_msg_new(a, &pm__list_accounts__descriptor);
     return pc_call(c, e, a, &resp);
 }

@@ -59,7 +59,7 @@ static int setup(void **state)
     l->name = "Annex";
     l->ticket_prefix = "AX";
     e->put_location->location = l;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     int rc = sh_location(M, &a, "main", "Main Street") || pc_call(M, e, &a, &resp) ||
              sh_room(M, &a, "room-1", "main") || sh_room(M, &a, "room-2", "main") ||
              sh_room(M, &a, "room-3", "main") || sh_room(M, &a, "annex-1", "annex") ||
@@ -791,7 +791,7 @@ static void test_ticket_prefix_whole(void **state)
     static const char *const ids[] = {"lobby-e", "lobby-w"};
     int bad = 0;
     for (int i = 0; i < 2; i++) {
-        Pm__Envelope *e = pc_env(&A, PM__ENVELOPE__BODY_PUT_LOCATION), *resp;
+        Pm__Envelope *e = pc_env(&A, PM__ENVELOPE__BODY_PUT_LOCATION), *resp = NULL;
         e->put_location = pm_msg_new(&A, &pm__put_location__descriptor);
         Pm__Location *l = pm_msg_new(&A, &pm__location__descriptor);
         l->id = (char *)ids[i];

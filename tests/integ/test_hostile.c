@@ -98,7 +98,7 @@ static void control_check(const char *label)
 
 static Pm__Stats *get_stats(pm_arena *a)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_STATS), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_STATS), *resp = NULL;
     e->get_stats = pm_msg_new(a, &pm__get_stats__descriptor);
     assert_int_equal(pc_call(MGR, e, a, &resp), PM_OK);
     return resp->stats;
@@ -108,7 +108,7 @@ static int ping(pc_client *c)
 {
     pm_arena a;
     pm_arena_init(&a, 0);
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_PING), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_PING), *resp = NULL;
     e->ping = pm_msg_new(&a, &pm__ping__descriptor);
     int rc = pc_call(c, e, &a, &resp);
     pm_arena_free(&a);
@@ -143,7 +143,7 @@ static void raw_ping_ok(ts_raw *r, uint64_t id)
 {
     pm_arena a;
     pm_arena_init(&a, 0);
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_PING), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_PING), *resp = NULL;
     e->ping = pm_msg_new(&a, &pm__ping__descriptor);
     e->ping->nonce = id;
     e->id = id;
@@ -236,7 +236,7 @@ static void huge_repeated(size_t n)
     pm_arena a;
     pm_arena_init(&a, 0);
     ts_raw *r = raw_session();
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_CREATE_PATIENT), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_CREATE_PATIENT), *resp = NULL;
     e->create_patient = pm_msg_new(&a, &pm__create_patient__descriptor);
     Pm__Patient *p = pm_msg_new(&a, &pm__patient__descriptor);
     p->first_name = "Many";
@@ -284,7 +284,7 @@ static void test_huge_repeated_field(void **state)
     assert_int_equal(sr->patient_list->n_patients, 0);
     /* 100,000 topics in one Subscribe */
     ts_raw *r = raw_session();
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_SUBSCRIBE), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_SUBSCRIBE), *resp = NULL;
     e->subscribe = pm_msg_new(&a, &pm__subscribe__descriptor);
     size_t n = 100000;
     char **topics = malloc(n * sizeof *topics);
@@ -579,7 +579,7 @@ static void test_slow_subscriber(void **state)
     ts_raw *slow = ts_raw_open_rcvbuf(&S, 4096);
     assert_non_null(slow);
     assert_int_equal(ts_raw_login(slow, pc_token(MGR)), 0);
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_SUBSCRIBE), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_SUBSCRIBE), *resp = NULL;
     e->subscribe = pm_msg_new(&a, &pm__subscribe__descriptor);
     e->subscribe->topics = (char **)&topic;
     e->subscribe->n_topics = 1;

@@ -51,7 +51,7 @@ static Pm__Envelope *search_env(pm_arena *a, const char *name, const char *dob, 
 static Pm__PatientList *search(pc_client *c, pm_arena *a, const char *name, const char *dob,
                                const char *phone)
 {
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     int rc = pc_call(c, search_env(a, name, dob, phone), a, &resp);
     assert_int_equal(rc, PM_OK);
     return resp->patient_list;
@@ -67,7 +67,7 @@ static int has(const Pm__PatientList *l, const char *mrn)
 
 static int update(pc_client *c, pm_arena *a, Pm__Patient *p, Pm__Patient **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_UPDATE_PATIENT), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_UPDATE_PATIENT), *resp = NULL;
     Pm__UpdatePatient *u = pm_msg_new(a, &pm__update_patient__descriptor);
     u->patient = p;
     e->update_patient = u;
@@ -79,7 +79,7 @@ static int update(pc_client *c, pm_arena *a, Pm__Patient *p, Pm__Patient **out)
 
 static Pm__AuditList *audit(pc_client *c, pm_arena *a, const char *mrn, const char *user)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_QUERY_AUDIT), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_QUERY_AUDIT), *resp = NULL;
     Pm__QueryAudit *q = pm_msg_new(a, &pm__query_audit__descriptor);
     q->mrn = (char *)(mrn ? mrn : "");
     q->username = (char *)(user ? user : "");
@@ -305,7 +305,7 @@ static void test_confidential(void **state)
     (void)state;
     pm_arena a;
     pm_arena_init(&a, 0);
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_CREATE_PATIENT), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_CREATE_PATIENT), *resp = NULL;
     Pm__CreatePatient *cp = pm_msg_new(&a, &pm__create_patient__descriptor);
     Pm__Patient *p = pm_msg_new(&a, &pm__patient__descriptor);
     p->first_name = "Vera";
@@ -333,7 +333,7 @@ static void test_list_pages(void **state)
         snprintf(last, sizeof last, "Zz%02d", 11 - i);
         assert_int_equal(ts_create_patient(R, &a, "Page", last, "1999-09-09", NULL, NULL), PM_OK);
     }
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_LIST_PATIENTS), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_LIST_PATIENTS), *resp = NULL;
     Pm__ListPatients *lp = pm_msg_new(&a, &pm__list_patients__descriptor);
     lp->limit = 5;
     e->list_patients = lp;
@@ -411,7 +411,7 @@ static void test_audit_by_user_pages(void **state)
     } while (nq->before_seq && back_pages < 40);
     assert_int_equal(back, reads + 2);
     /* paging forward from the start finds every one: login, password change, reads */
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_QUERY_AUDIT), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_QUERY_AUDIT), *resp = NULL;
     Pm__QueryAudit *q = pm_msg_new(&a, &pm__query_audit__descriptor);
     q->username = "auditee";
     q->limit = 1000;

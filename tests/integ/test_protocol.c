@@ -44,7 +44,7 @@ static void control_ok(void)
 {
     pm_arena a;
     pm_arena_init(&a, 0);
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_PING), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_PING), *resp = NULL;
     e->ping = pm_msg_new(&a, &pm__ping__descriptor);
     uint64_t t0 = pm_mono_us();
     assert_int_equal(pc_call(CTRL, e, &a, &resp), PM_OK);

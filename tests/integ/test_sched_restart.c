@@ -183,7 +183,7 @@ static void build(pc_client *M, pc_client *R)
         PM_OK);
     W.a2 = ap->id;
     SH_EXPECT(R, sh_notes(R, a, W.a2, 1, "call before", NULL), PM_OK);
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     SH_EXPECT(R, sh_cancel(R, a, W.a2, 2, "flu", PM__SCOPE__THIS, &resp), PM_OK);
     assert_true(resp->appointment_ok->appointment->late_cancel);
 
@@ -387,7 +387,7 @@ static void test_survives_restart(void **state)
     pc_on_event(watch, sh_collect, &ev);
     const char *topic = "waitlist";
     SH_EXPECT(watch, pc_subscribe(watch, &topic, 1, 0, a, NULL), PM_OK);
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     SH_EXPECT(R, sh_answer(R, a, W.o1, 1, &resp), PM_OK);
     assert_int_equal(resp->appointment_ok->appointment->status, PM__APPOINTMENT_STATUS__BOOKED);
     assert_string_equal(resp->appointment_ok->appointment->patient_mrn, W.wa);

@@ -495,7 +495,7 @@ static void test_template_ranges(void **state)
     Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_DELETE_TEMPLATE);
     e->delete_template = pm_msg_new(a, &pm__delete_template__descriptor);
     e->delete_template->id = t3;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     SH_EXPECT(M, pc_call(M, e, a, &resp), PM_OK);
     SH_EXPECT(R,
               sh_find(R, a, sh_slots_req(a, "checkup", "dr-tpl", "2026-05-11", "2026-05-11"), &l),
@@ -814,7 +814,7 @@ static void test_changes_history_events(void **state)
     /* move in time: the old slot frees and someone else takes it */
     Pm__Move *m = sh_move_req(a, xid, 1);
     m->start = sh_local(day, 10, 0);
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     SH_EXPECT(R, sh_move(R, a, m, &resp), PM_OK);
     x = resp->appointment_ok->appointment;
     assert_int_equal(x->start, sh_local(day, 10, 0));
@@ -959,7 +959,7 @@ static void test_move_time_and_provider(void **state)
     m->start = sh_local(day, 10, 30);
     m->provider = "dr-mv2";
     m->duration_min = 45;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     SH_EXPECT(R, sh_move(R, a, m, &resp), PM_OK);
     x = resp->appointment_ok->appointment;
     assert_string_equal(x->provider, "dr-mv2");

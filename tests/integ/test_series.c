@@ -286,7 +286,7 @@ static void test_edit_scopes(void **state)
     Pm__Move *m = sh_move_req(a, ids[1], 1);
     m->start = sh_local("2026-03-19", 11, 0);
     m->scope = PM__SCOPE__THIS;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     SH_EXPECT(R, sh_move(R, a, m, &resp), PM_OK);
     assert_int_equal(resp->body_case, PM__ENVELOPE__BODY_APPOINTMENT_OK);
     load_series(ids, 6, ap);
@@ -368,7 +368,7 @@ static void test_shift_across_dst_and_cancel_all(void **state)
     Pm__Move *m = sh_move_req(a, ids[0], 1);
     m->start = sh_local("2026-03-22", 9, 0);
     m->scope = PM__SCOPE__ALL;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     SH_EXPECT(R, sh_move(R, a, m, &resp), PM_OK);
     assert_true(resp->series_result->applied);
     Pm__Appointment *ap[3];
@@ -423,7 +423,7 @@ static void test_series_move_conflict(void **state)
     m->start = sh_local("2026-03-18", 11, 0);
     m->scope = PM__SCOPE__ALL;
     m->series_mode = PM__SERIES_MODE__ALL_OR_NONE;
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     SH_EXPECT(R, sh_move(R, a, m, &resp), PM_OK);
     print_series(resp->series_result);
     assert_false(resp->series_result->applied);

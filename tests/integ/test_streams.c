@@ -234,7 +234,7 @@ static void topics_seen(void *ud, const Pm__Envelope *env)
 
 static int display_request(pc_client *d, Pm__Envelope *e)
 {
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     return pc_call(d, e, &A, &resp);
 }
 
@@ -347,7 +347,7 @@ static const char *const SECRETS[] = {"NOTE-ZQ-SECRET", "WALKIN-NOTE-SECRET", "R
 
 static void create_known(known *k)
 {
-    Pm__Envelope *e = pc_env(&A, PM__ENVELOPE__BODY_CREATE_PATIENT), *resp;
+    Pm__Envelope *e = pc_env(&A, PM__ENVELOPE__BODY_CREATE_PATIENT), *resp = NULL;
     e->create_patient = pm_msg_new(&A, &pm__create_patient__descriptor);
     Pm__Patient *p = pm_msg_new(&A, &pm__patient__descriptor);
     p->first_name = (char *)k->first;
@@ -981,7 +981,7 @@ static char *huge_notes(void)
 
 static int create_noted(pc_client *c, pm_arena *a, int i, const char *notes)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_CREATE_PATIENT), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_CREATE_PATIENT), *resp = NULL;
     e->create_patient = pm_msg_new(a, &pm__create_patient__descriptor);
     Pm__Patient *p = pm_msg_new(a, &pm__patient__descriptor);
     p->first_name = pm_arena_printf(a, "Bulk%d", i);

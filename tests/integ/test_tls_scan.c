@@ -505,7 +505,7 @@ static void test_still_serving(void **state)
     assert_non_null(c);
     pm_arena a;
     pm_arena_init(&a, 0);
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_PING), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_PING), *resp = NULL;
     e->ping = pm_msg_new(&a, &pm__ping__descriptor);
     assert_int_equal(pc_call(c, e, &a, &resp), PM_OK);
     pm_arena_free(&a);

@@ -248,7 +248,7 @@ static void test_offers(void **state)
     assert_false(sh_has_slot(l, "dr-wl", nine));
 
     /* declined: the next matching entry gets it */
-    Pm__Envelope *resp;
+    Pm__Envelope *resp = NULL;
     SH_EXPECT(R, sh_answer(R, a, o1_id, 0, &resp), PM_OK);
     see_offer(ee, PM__OFFER_STATUS__DECLINED, 10000);
     const sh_ev *o2 = see_offer(ef, PM__OFFER_STATUS__OPEN, 10000);
