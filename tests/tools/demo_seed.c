@@ -2,7 +2,7 @@
  * from tests/tools/demo-seed, once that script has connected to the server and logged in
  * as the manager (the session is in $PRACTICE_CONFIG, where the practice CLI saved it):
  *
- *   demo-seed DEMO_DIR [--clock FILE] [--verbose]
+ *   demo-seed DEMO_DIR [--clock FILE] [--now TIME] [--verbose]
  *
  * It adds only what is missing, so a second run adds nothing:
  *   - two staff accounts, their one-time passwords appended to DEMO_DIR/accounts.txt;
@@ -17,13 +17,16 @@
  *     nobody anything, and the next cancellation does).
  *
  * --clock FILE names the file practiced was started to read as its scheduling clock
- * (PRACTICED_TEST_CLOCK). The seeder then replays the six weeks in order of time, setting
- * the clock to the moment each step happened: bookings carry the time they were made,
- * cancellations are late only when they were, no-shows are marked after the start, and
- * past visits are checked in, roomed, seen and checked out on their day. The file is
- * removed at the end (the server's own clock again). Without --clock the server's real
- * clock applies: the past is recorded as history (a manager may book in the past), every
- * cancellation of the past is late, and past visits stay booked. */
+ * (PRACTICED_TEST_CLOCK), and the seeder sets it to the moment each step happened:
+ * bookings carry the time they were made (to within a few hours: they go to the server in
+ * batches that share a moment), cancellations theirs (late only when they were), no-shows
+ * a time after the start, and the visits of today so far and of the last day before it
+ * are checked in, roomed, seen and checked out minute by minute (one request at a time,
+ * so older visits stay booked, as history). The file is removed at the end, giving the
+ * server its own clock back; with --now TIME the seeder works as if it were then and
+ * leaves the clock there, to look at a day in progress. Without --clock the real clock
+ * applies: the past is recorded as history (a manager may book in the past), every
+ * cancellation of the past is late, and no visit is checked in. */
 #include "pc.h"
 #include "pm_err.h"
 #include "pm_time.h"
@@ -460,7 +463,7 @@ typedef struct patient {
 } patient;
 
 static patient *pats;
-static size_t npats, cap_pats;
+static size_t npats, cap_pats, ncurated;
 
 static patient *new_patient(void)
 {
@@ -611,6 +614,7 @@ static void load_curated(void)
         p->notes = f[17];
         p->loc = strncmp(p->postal, "RG4", 3) == 0;
     }
+    ncurated = npats;
 }
 
 /* Names, by background, as a Reading practice's list has them. Surnames written "a/b"
@@ -1635,10 +1639,17 @@ static void seed_patients(void)
     size_t *todo = calloc(npats + 1, sizeof *todo), n = 0;
     if (!todo)
         die("out of memory");
-    for (size_t i = 0; i < npats; i++)
-        if (!*pats[i].mrn)
+    /* the forty one at a time, in their order, so they get the numbers they always had
+     * (100016 is José Núñez); the others together */
+    for (size_t i = 0; i < npats; i++) {
+        if (*pats[i].mrn)
+            continue;
+        if (i < ncurated)
+            register_patient(&pats[i]);
+        else
             todo[n++] = i;
-    run_jobs(job_register, todo, n); /* in order of the list: the forty first */
+    }
+    run_jobs(job_register, todo, n);
     free(todo);
 }
 
@@ -3095,17 +3106,23 @@ static void seed_waitlist(rng *r)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: demo-seed DEMO_DIR [--clock FILE] [--verbose]\n"
-                    "  (PRACTICE_CONFIG: the practice CLI's directory, logged in as a manager)\n");
+    fprintf(stderr,
+            "usage: demo-seed DEMO_DIR [--clock FILE] [--now TIME] [--verbose]\n"
+            "  PRACTICE_CONFIG: the practice CLI's directory, logged in as a manager\n"
+            "  --clock FILE: the server's PRACTICED_TEST_CLOCK file; the weeks are replayed\n"
+            "  --now TIME: seed as if it were then (\"2026-12-01 10:30\"; with --clock, to see\n"
+            "              a day in progress: the file is left at that time)\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    const char *demo_dir = NULL;
+    const char *demo_dir = NULL, *now_text = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--clock") == 0 && i + 1 < argc)
             clock_file = argv[++i];
+        else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc)
+            now_text = argv[++i];
         else if (strcmp(argv[i], "--verbose") == 0)
             verbose = 1;
         else if (argv[i][0] != '-' && !demo_dir)
@@ -3125,6 +3142,8 @@ int main(int argc, char **argv)
     if (pm_tz_use(pc_timezone(pc)) != PM_OK)
         die("unknown time zone %s", pc_timezone(pc));
     now_real = time(NULL);
+    if (now_text && pm_parse_local_time(now_text, now_real, &now_real) != 0)
+        die("--now: a time such as \"2026-12-01 10:30\"");
     pm_local_date(now_real, today);
     pm_date_add(today, -RANGE_BACK, range_from);
     pm_date_add(today, 1 - pm_weekday(today), monday);
@@ -3146,7 +3165,10 @@ int main(int argc, char **argv)
     run_plan();
     stop_pool();
     seed_waitlist(&r);
-    clock_real();
+    if (now_text)
+        clock_set(now_real); /* the server stays at the moment asked for */
+    else
+        clock_real();
 
     for (size_t i = 0; i < nitems; i++)
         if (items[i].ok && items[i].fate != F_CANCEL)
