@@ -11,3 +11,8 @@ foreach(b bench_group_commit bench_search bench_conn_mem bench_schedule)
     set_target_properties(${b} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/bench)
   endif()
 endforeach()
+
+# The board to many screens, and catching up: needs the scheduling helpers of the tests.
+add_executable(bench_fanout bench/bench_fanout.c integ/sched_help.c)
+target_link_libraries(bench_fanout PRIVATE pm_bench Threads::Threads)
+set_target_properties(bench_fanout PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/bench)
