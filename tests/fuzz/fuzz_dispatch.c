@@ -7,7 +7,8 @@
  * and keeps that state as the pristine copy of the database.
  *
  * Each input then gets a new detached connection that sends Hello and Resume with the
- * manager's session token, so every post-login handler is in reach. The input is the rest
+ * manager's session token, so every post-login handler is in reach (a Resume in the input
+ * can switch to the other roles, see prepare_frame). The input is the rest
  * of what the client sends: frames as on the wire, a 4-byte big-endian length and that
  * many bytes (the last frame takes what is left when its length promises more). Each
  * frame goes to dispatch_frame() as net.c would hand it over, with the same back-pressure
@@ -18,11 +19,11 @@
  * Every frame the server sends back must decode as a pm.Envelope whose text is valid:
  * clients (the Python one among them) reject anything else.
  *
- * State: every input starts from the pristine copy of the database (the store is closed,
- * the copy written back, the store opened again: under 2 ms), so that an input
- * that crashes does it again when run alone, and memory and disk stay bounded however
- * long the run. An input is a whole pipeline, so it can still build on what it wrote
- * itself. PM_FUZZ_RESET_EVERY=N keeps what earlier inputs wrote for N inputs instead
+ * State: every input starts from the pristine copy of the database (after each input the
+ * store is closed, the copy written back, the store opened again: under 2 ms), so that an
+ * input that crashes does it again when run alone, and memory and disk stay bounded
+ * however long the run. An input is a whole pipeline, so it can still build on what it
+ * wrote itself. PM_FUZZ_RESET_EVERY=N keeps what earlier inputs wrote for N inputs instead
  * (the file is still put back when it passes 64 MiB, and whenever an input ended the
  * manager's session); the run is then no faster, as the growing database slows every
  * request, and findings may depend on earlier inputs.
@@ -62,7 +63,10 @@ server srv;
 static char base_dir[512], data_dir[600], data_file[640];
 static uint8_t *pristine;
 static size_t pristine_len;
-static uint8_t token[32];
+/* The session token of each role's account in the pristine practice (admin, reception,
+ * drlee, lobby), by Pm__Role. */
+static uint8_t tokens[PM__ROLE__DISPLAY + 1][32];
+static int have_token[PM__ROLE__DISPLAY + 1];
 static unsigned long reset_every = 1, since_reset;
 static int trace;
 
@@ -76,6 +80,7 @@ static struct {
     int must_change;
     uint8_t token[32];
     char mrn[32];
+    char secret[64]; /* a new account's one-time password or device secret */
 } ans;
 
 /* Known finding "cut-text": req_fail() formats its message into 512 bytes, and a message
@@ -161,21 +166,45 @@ static void sink(void *ud, sframe *f)
             if (env->login_ok->token.len == sizeof ans.token)
                 memcpy(ans.token, env->login_ok->token.data, sizeof ans.token);
         }
+        if (env->body_case == PM__ENVELOPE__BODY_ACCOUNT_CREDENTIAL)
+            snprintf(ans.secret, sizeof ans.secret, "%s",
+                     env->account_credential->one_time_password);
         if (env->body_case == PM__ENVELOPE__BODY_PATIENT_OK && env->patient_ok->patient)
             snprintf(ans.mrn, sizeof ans.mrn, "%s", env->patient_ok->patient->mrn);
     }
     pm__envelope__free_unpacked(env, NULL);
 }
 
-/* Whether a frame would only show a known finding again (fuzz.h). */
-static int known_finding(const uint8_t *body, uint32_t len)
+/* What the harness does to an input frame before the server sees it: 0 to drop it (it
+ * would only show a known finding again, fuzz.h), 1 to send it. A Resume whose token is
+ * 31 zero bytes and a role number gets the session token of that role's account in the
+ * pristine practice: the fuzzer cannot guess a token, and so an input can act as the
+ * receptionist, the clinician or the lobby display as well as the manager. */
+static int prepare_frame(uint8_t **body, uint32_t *len)
 {
+    static const uint8_t zero[31];
     pm_arena a;
-    pm_arena_init(&a, pm_frame_decode_budget(len));
-    Pm__Envelope *env = pm_frame_decode(&a, body, len);
-    int known = env && fuzz_has_field0(&env->base, 0);
+    pm_arena_init(&a, pm_frame_decode_budget(*len));
+    Pm__Envelope *env = pm_frame_decode(&a, *body, *len);
+    int keep = 1;
+    if (env && !fuzz_strict() && fuzz_has_field0(&env->base, 0)) {
+        keep = 0;
+    } else if (env && env->body_case == PM__ENVELOPE__BODY_RESUME && env->resume->token.len == 32 &&
+               memcmp(env->resume->token.data, zero, 31) == 0) {
+        unsigned role = env->resume->token.data[31];
+        if (role <= PM__ROLE__DISPLAY && have_token[role]) {
+            env->resume->token.data = tokens[role];
+            size_t n = pm__envelope__get_packed_size(env);
+            uint8_t *p = malloc(n);
+            FUZZ_CHECK(p != NULL);
+            pm__envelope__pack(env, p);
+            free(*body);
+            *body = p;
+            *len = (uint32_t)n;
+        }
+    }
     pm_arena_free(&a);
-    return known;
+    return keep;
 }
 
 /* ---- driving the loop ---- */
@@ -241,8 +270,8 @@ static int resume(conn *c)
 {
     Pm__Envelope env = PM__ENVELOPE__INIT;
     Pm__Resume rs = PM__RESUME__INIT;
-    rs.token.data = token;
-    rs.token.len = sizeof token;
+    rs.token.data = tokens[PM__ROLE__MANAGER];
+    rs.token.len = sizeof tokens[0];
     rs.device = "fuzz";
     env.body_case = PM__ENVELOPE__BODY_RESUME;
     env.resume = &rs;
@@ -400,7 +429,45 @@ static void create_patient(conn *c, const char *first, const char *last, const c
     step(c, &env, "create patient");
 }
 
-static void create_account(conn *c, const char *name, Pm__Role role)
+/* Logs name in on a connection of its own, replaces a one-time password, and keeps the
+ * session's token for role. */
+static void login_as(const char *name, const char *secret, Pm__Role role, int change)
+{
+    if (!*secret)
+        return;
+    conn *c = conn_open();
+    Pm__Envelope env = PM__ENVELOPE__INIT;
+    Pm__Login login = PM__LOGIN__INIT;
+    login.username = (char *)name;
+    login.password = (char *)secret;
+    login.device = "fuzz";
+    env.body_case = PM__ENVELOPE__BODY_LOGIN;
+    env.login = &login;
+    call(c, &env);
+    if (ans.body != PM__ENVELOPE__BODY_LOGIN_OK) {
+        fprintf(stderr, "fuzz_dispatch: set-up: %s cannot log in (error %d)\n", name, ans.error);
+        conn_close(c);
+        return;
+    }
+    memcpy(tokens[role], ans.token, sizeof tokens[role]);
+    if (change) {
+        Pm__Envelope ce = PM__ENVELOPE__INIT;
+        Pm__ChangePassword cp = PM__CHANGE_PASSWORD__INIT;
+        cp.new_password = MANAGER_PASSWORD;
+        ce.body_case = PM__ENVELOPE__BODY_CHANGE_PASSWORD;
+        ce.change_password = &cp;
+        call(c, &ce);
+        if (ans.body != PM__ENVELOPE__BODY_ACCOUNT_OK) {
+            fprintf(stderr, "fuzz_dispatch: set-up: %s cannot set a password\n", name);
+            conn_close(c);
+            return;
+        }
+    }
+    have_token[role] = 1;
+    conn_close(c);
+}
+
+static void create_account(conn *c, const char *name, Pm__Role role, char *secret, size_t n)
 {
     Pm__Envelope env = PM__ENVELOPE__INIT;
     Pm__CreateAccount ca = PM__CREATE_ACCOUNT__INIT;
@@ -409,6 +476,7 @@ static void create_account(conn *c, const char *name, Pm__Role role)
     env.body_case = PM__ENVELOPE__BODY_CREATE_ACCOUNT;
     env.create_account = &ca;
     step(c, &env, "create account");
+    snprintf(secret, n, "%s", ans.secret);
 }
 
 /* Local midnight of today + days, as YYYY-MM-DD and as an instant. */
@@ -574,7 +642,8 @@ static void populate_schedule(conn *c)
 
 /* The manager logs in with the one-time password, sets MANAGER_PASSWORD, and adds what
  * the seeds refer to: patients 100016, 100024 and 100032, accounts reception and drlee,
- * the schedule above, and display lobby. */
+ * the schedule above, and display lobby; then logs each of those accounts in once (their
+ * sessions are in the pristine copy, for prepare_frame's Resume). */
 static void populate(const char *otp)
 {
     conn *c = conn_open();
@@ -587,7 +656,8 @@ static void populate(const char *otp)
     env.login = &login;
     call(c, &env);
     FUZZ_CHECK(ans.body == PM__ENVELOPE__BODY_LOGIN_OK && ans.must_change);
-    memcpy(token, ans.token, sizeof token);
+    memcpy(tokens[PM__ROLE__MANAGER], ans.token, sizeof tokens[0]);
+    have_token[PM__ROLE__MANAGER] = 1;
 
     Pm__Envelope ce = PM__ENVELOPE__INIT;
     Pm__ChangePassword cp = PM__CHANGE_PASSWORD__INIT;
@@ -603,8 +673,9 @@ static void populate(const char *otp)
                 ans.mrn);
     create_patient(c, "José", "Núñez", "1951-07-04", "+1 212 555 1234");
     create_patient(c, "Mary-Jane", "O'Brien Smith", "2019-12-31", "020 7946 0000");
-    create_account(c, "reception", PM__ROLE__RECEPTIONIST);
-    create_account(c, "drlee", PM__ROLE__CLINICIAN);
+    char reception[64], drlee[64], lobby[64];
+    create_account(c, "reception", PM__ROLE__RECEPTIONIST, reception, sizeof reception);
+    create_account(c, "drlee", PM__ROLE__CLINICIAN, drlee, sizeof drlee);
     populate_schedule(c);
 
     Pm__Envelope de = PM__ENVELOPE__INIT;
@@ -614,7 +685,12 @@ static void populate(const char *otp)
     de.body_case = PM__ENVELOPE__BODY_CREATE_DEVICE;
     de.create_device = &cd;
     step(c, &de, "display lobby");
+    snprintf(lobby, sizeof lobby, "%s", ans.secret);
     conn_close(c);
+
+    login_as("reception", reception, PM__ROLE__RECEPTIONIST, 1);
+    login_as("drlee", drlee, PM__ROLE__CLINICIAN, 1);
+    login_as("lobby", lobby, PM__ROLE__DISPLAY, 0);
 }
 
 static void pick_base(void)
@@ -673,9 +749,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (since_reset >= reset_every || data_too_big())
-        restore();
-    since_reset++;
     conn *c = conn_open();
     if (!resume(c)) {
         /* An earlier input ended the manager's session (Logout, ResetPassword). */
@@ -705,7 +778,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(body != NULL);
         memcpy(body, data + off, len);
         off += len;
-        if (!fuzz_strict() && known_finding(body, len)) {
+        if (!prepare_frame(&body, &len)) {
             free(body);
             continue;
         }
@@ -716,5 +789,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uv_run(srv.loop, UV_RUN_ONCE);
     }
     conn_close(c);
+    /* Put back at the end rather than at the start of the next input: what this input
+     * made is freed within it, so that libFuzzer's leak check (which runs when an input
+     * allocated more than it freed) stays meaningful instead of firing on every input. */
+    if (++since_reset >= reset_every || data_too_big())
+        restore();
     return 0;
 }

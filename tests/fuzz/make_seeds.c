@@ -9,11 +9,11 @@
  * DIR/fuzz_dispatch: what a logged-in manager sends after Hello and Resume (see
  * fuzz_dispatch.c): each request type alone, then sessions that build on each other
  * (create, read, update, search, subscribe, replay a request key, scheduling from set-up
- * to cancellation, a patient's flow through the practice), and hostile frames. They name
- * the records fuzz_dispatch's practice holds (patients 100016, 100024, 100032; accounts
- * reception and drlee; location main, rooms room-1 and room-2, provider dr-lee, visit
- * type checkup, template dr-lee/1, exception 1, appointments 1 and 2, waitlist entry 1)
- * and the manager's password.
+ * to cancellation, a patient's flow through the practice, the other roles), and hostile
+ * frames. They name the records fuzz_dispatch's practice holds (patients 100016, 100024,
+ * 100032; accounts reception and drlee; location main, rooms room-1 and room-2, provider
+ * dr-lee, visit type checkup, template dr-lee/1, exception 1, appointments 1 and 2,
+ * waitlist entry 1) and the manager's password.
  *
  * The output is deterministic; files that already exist are overwritten, others (the
  * fuzzer's own finds, when someone commits them) are left alone. */
@@ -1177,6 +1177,57 @@ static void dispatch_corpus(void)
     add(&b, e);
     add(&b, dreq(PM__ENVELOPE__BODY_CLOSE_DAY));
     write_seed("fuzz_dispatch", "seq-flow", &b);
+
+    /* The other roles: a Resume whose token is 31 zero bytes and a role number becomes
+     * that role's session (fuzz_dispatch.c, prepare_frame). What each may and may not do,
+     * and the display's redacted board. */
+    static const struct {
+        Pm__Role role;
+        Pm__Envelope__BodyCase reqs[6];
+    } roles[] = {
+        {PM__ROLE__RECEPTIONIST,
+         {PM__ENVELOPE__BODY_GET_PATIENT, PM__ENVELOPE__BODY_BOOK, PM__ENVELOPE__BODY_QUERY_AUDIT,
+          PM__ENVELOPE__BODY_LIST_ACCOUNTS, PM__ENVELOPE__BODY_WALK_IN,
+          PM__ENVELOPE__BODY_CLOSE_DAY}},
+        {PM__ROLE__CLINICIAN,
+         {PM__ENVELOPE__BODY_SET_NOTES, PM__ENVELOPE__BODY_FLOW_STEP,
+          PM__ENVELOPE__BODY_CREATE_PATIENT, PM__ENVELOPE__BODY_LIST_WAITLIST,
+          PM__ENVELOPE__BODY_CHANGE_PASSWORD, PM__ENVELOPE__BODY_GET_SCHEDULE}},
+        {PM__ROLE__DISPLAY,
+         {PM__ENVELOPE__BODY_GET_BOARD, PM__ENVELOPE__BODY_SUBSCRIBE,
+          PM__ENVELOPE__BODY_GET_PATIENT, PM__ENVELOPE__BODY_GET_FLOW,
+          PM__ENVELOPE__BODY_CHANGE_PASSWORD, PM__ENVELOPE__BODY_LOGOUT}},
+    };
+    for (size_t i = 0; i < PM_ARRAY_LEN(roles); i++) {
+        next_id = 0;
+        buf_reset(&b);
+        e = dreq(PM__ENVELOPE__BODY_RESUME);
+        e->resume->token.data = pm_arena_alloc(&A, 32);
+        e->resume->token.data[31] = (uint8_t)roles[i].role;
+        add(&b, e);
+        for (size_t k = 0; k < PM_ARRAY_LEN(roles[i].reqs); k++) {
+            e = dreq(roles[i].reqs[k]);
+            if (roles[i].reqs[k] == PM__ENVELOPE__BODY_SUBSCRIBE) {
+                static char *topics[] = {"board/main"};
+                e->subscribe->topics = topics;
+            }
+            add(&b, e);
+        }
+        /* and back to the manager */
+        e = dreq(PM__ENVELOPE__BODY_RESUME);
+        e->resume->token.data = pm_arena_alloc(&A, 32);
+        e->resume->token.data[31] = PM__ROLE__MANAGER;
+        add(&b, e);
+        add(&b, dreq(PM__ENVELOPE__BODY_LIST_ACCOUNTS));
+        char name[64];
+        const ProtobufCEnumValue *ev =
+            protobuf_c_enum_descriptor_get_value(&pm__role__descriptor, (int)roles[i].role);
+        snprintf(name, sizeof name, "seq-role-%s", ev ? ev->name : "x");
+        for (char *p = name; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p + 32);
+        write_seed("fuzz_dispatch", name, &b);
+    }
 
     /* Answers sent as requests; Hello again; an envelope with no body. */
     next_id = 0;
