@@ -2,6 +2,7 @@
  * command in the tables each cli_*.c file exports and runs it. */
 #include "board.h"
 #include "cli.h"
+#include "simulate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +40,9 @@ static const char top_help[] =
     "  exception add|list|remove       time off, meetings, blocked time\n"
     "  holiday add|list|remove         days closed\n"
     "\n"
-    "Waiting room:\n"
+    "Waiting room and demos:\n"
     "  board                     the waiting room's screen (as a display device)\n"
+    "  simulate                  play a clinic day against a server with a fast clock\n"
     "\n"
     "Managers:\n"
     "  user add|list|disable|enable|passwd   staff accounts\n"
@@ -190,8 +192,8 @@ static int dispatch(cli *c, int argc, char **argv)
     const cli_cmd *k = find(top_cmds, cmd);
     if (k)
         return run_group(c, k, argc - 1, argv + 1);
-    const cli_cmd *lists[] = {cli_session_cmds, cli_audit_cmds, cli_book_cmds, cli_schedule_cmds,
-                              cli_watch_cmds,   cli_desk_cmds,  cli_board_cmds};
+    const cli_cmd *lists[] = {cli_session_cmds, cli_audit_cmds, cli_book_cmds,  cli_schedule_cmds,
+                              cli_watch_cmds,   cli_desk_cmds,  cli_board_cmds, cli_simulate_cmds};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         if ((k = find(lists[i], cmd)))
             return run(c, k, "practice ", argc - 1, argv + 1);
