@@ -241,7 +241,7 @@ static void draw_waiting(const board_model *m, int top, int bottom, uint64_t now
         if (strlen(m->waiting[i].ticket) > longest)
             longest = strlen(m->waiting[i].ticket);
     /* big: sized for the widest entry there could be, so it does not jump about */
-    char probe[BM_TICKET_MAX + 16], text[BM_TICKET_MAX + 16];
+    char probe[BM_TICKET_MAX + 16], text[BM_TICKET_MAX + 48];
     snprintf(probe, sizeof probe, "%.*s ~99 MIN", (int)longest, "00000000000000000000000");
     int px = bf_pixels(probe), xs = 0, ys = 0, fits = 0;
     for (int y = rows / (BF_ROWS + 1); y >= 1 && !fits && px > 0; y--)
