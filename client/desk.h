@@ -170,6 +170,7 @@ typedef struct desk {
     char today[11];
     int follow_today; /* the viewed day moves on at midnight */
     int64_t skew;     /* the server's clock minus ours, from the last GetFlow */
+    int64_t grace_s;  /* past its start by this, a booked visit is overdue (from GetFlow) */
     enum desk_conn conn;
     uint64_t retry_at; /* monotonic ms of the next reconnect attempt */
     unsigned backoff_ms;

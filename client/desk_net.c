@@ -186,6 +186,7 @@ static int load_flow(desk *d, const char *date)
     }
     if (rc == PM_OK) {
         d->skew = (int64_t)r->flow->as_of - (int64_t)time(NULL);
+        d->grace_s = r->flow->grace_min ? (int64_t)r->flow->grace_min * 60 : 600;
         pm_local_date((time_t)desk_now(d), d->today);
         desk_copy(d->m.date, sizeof d->m.date, r->flow->date);
         desk_copy(d->m.location, sizeof d->m.location, d->location);

@@ -275,8 +275,9 @@ static int is_overdue(const desk *d, const desk_appt *a)
 {
     if (a->status != PM__APPOINTMENT_STATUS__BOOKED)
         return 0;
-    /* the server says so in its answers; between them, ten minutes (its default grace) */
-    return a->overdue || (strcmp(d->m.date, d->today) == 0 && desk_now(d) > a->start + 600);
+    /* the server says so in its answers; between them, by the grace it gave with the day */
+    int64_t grace = d->grace_s ? d->grace_s : 600;
+    return a->overdue || (strcmp(d->m.date, d->today) == 0 && desk_now(d) > a->start + grace);
 }
 
 static const char *flag_text(const desk *d, const desk_appt *a)

@@ -12,6 +12,7 @@
 #define TOPICS_MAX    64
 #define BUCKETS       256
 #define REPLAY_MAX    100000
+#define REPLAY_CHUNK  (64 * 1024) /* a replay is fed while the output is under this */
 #define ENV_EVENT_TAG ((PM__ENVELOPE__BODY_EVENT << 3) | 2)
 
 #define STAFF_ROLES                                                                                \
@@ -242,6 +243,12 @@ void events_publish(sframe *f, const char *topic)
     for (struct sub *s = t->subs, *next; s; s = next) {
         next = s->next;
         conn *c = s->c;
+        if (c->replay_next) {
+            /* replaying: this one is in the log and comes in its turn */
+            if (f->seq > c->replay_until)
+                c->replay_until = f->seq;
+            continue;
+        }
         if (c->closing || f->seq <= c->last_seq)
             continue;
         c->last_seq = f->seq;
@@ -276,6 +283,72 @@ static sframe *frame_from_stored(uint64_t seq, const uint8_t *pb, size_t len)
     return f;
 }
 
+/* Whether a stored event (v) goes to one of c's subscriptions. */
+static int stored_matches(const conn *c, const MDB_val *v, size_t *off)
+{
+    const char *tp[EVENT_TOPICS_MAX];
+    size_t tl[EVENT_TOPICS_MAX], nt;
+    *off = events_stored_topics(v->mv_data, v->mv_size, tp, tl, &nt);
+    if (!*off)
+        return 0;
+    for (const struct sub *s = c->subs; s; s = s->next_in_conn)
+        for (size_t j = 0; j < nt; j++)
+            if (strlen(s->t->name) == tl[j] && memcmp(s->t->name, tp[j], tl[j]) == 0)
+                return 1;
+    return 0;
+}
+
+/* The log from c->replay_next on, in one read transaction, while c's output is under a
+ * chunk; once past replay_until, c is live. A replay of any size holds at most a chunk
+ * (and one event) of memory, and a subscriber that reads slowly slows only its replay. */
+void events_replay_pump(conn *c)
+{
+    size_t chunk = srv.cfg.out_limit / 4 < REPLAY_CHUNK ? srv.cfg.out_limit / 4 : REPLAY_CHUNK;
+    if (c->closing || !c->replay_next || c->outq_bytes + c->tx_inflight >= chunk)
+        return;
+    MDB_txn *txn;
+    if (store_read_begin(srv.st, &txn) != 0) {
+        conn_abort(c, "cannot read the event log");
+        return;
+    }
+    MDB_cursor *cur;
+    int g = mdb_cursor_open(txn, store_dbi(srv.st, DB_EVENTS), &cur);
+    if (g == 0) {
+        uint8_t key[8];
+        pm_put_u64(key, c->replay_next);
+        MDB_val k = {8, key}, v;
+        conn_ref(c);
+        for (g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); g == 0;
+             g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            uint64_t seq = k.mv_size == 8 ? pm_get_u64(k.mv_data) : 0;
+            if (seq > c->replay_until)
+                break;
+            c->replay_next = seq + 1;
+            size_t off;
+            if (!stored_matches(c, &v, &off))
+                continue;
+            sframe *f = frame_from_stored(seq, (const uint8_t *)v.mv_data + off, v.mv_size - off);
+            if (!f) {
+                conn_abort(c, "out of memory");
+                break;
+            }
+            conn_send(c, f); /* may close c */
+            sframe_unref(f);
+            if (c->closing || c->outq_bytes + c->tx_inflight >= chunk)
+                break;
+        }
+        mdb_cursor_close(cur);
+        if (!c->closing && (g == MDB_NOTFOUND || c->replay_next > c->replay_until)) {
+            /* caught up: what was committed meanwhile was sent from the log */
+            if (c->last_seq < c->replay_until)
+                c->last_seq = c->replay_until;
+            c->replay_next = c->replay_until = 0;
+        }
+        conn_unref(c);
+    }
+    store_read_end(srv.st);
+}
+
 void events_subscribe(req *r)
 {
     const Pm__Subscribe *s = r->env->subscribe;
@@ -299,94 +372,67 @@ void events_subscribe(req *r)
             return;
         }
     }
-    MDB_txn *txn;
-    int rc = store_read_begin(srv.st, &txn);
-    if (rc) {
-        req_fail(r, rc, NULL, NULL);
-        req_finish(r);
-        return;
+    /* the new topics replace the old; a replay under way stops */
+    conn_unsubscribe_all(c);
+    c->replay_next = c->replay_until = 0;
+    int rc = PM_OK;
+    for (size_t i = 0; i < s->n_topics && rc == PM_OK; i++) {
+        struct topic *t = topic_get(s->topics[i], 1);
+        struct sub *sb = t ? calloc(1, sizeof *sb) : NULL;
+        if (!sb) {
+            topic_drop_if_empty(t);
+            rc = PM_E_NOMEM;
+            break;
+        }
+        sb->t = t;
+        sb->c = c;
+        sb->next = t->subs;
+        if (t->subs)
+            t->subs->prev = sb;
+        t->subs = sb;
+        t->nsubs++;
+        sb->next_in_conn = c->subs;
+        c->subs = sb;
     }
-    MDB_dbi dbi = store_dbi(srv.st, DB_EVENTS);
+
+    MDB_txn *txn;
+    if (rc == PM_OK)
+        rc = store_read_begin(srv.st, &txn);
     uint64_t last = 0, first = 0;
-    store_last_u64(txn, dbi, &last);
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    sframe **replay = NULL;
-    size_t nreplay = 0, cap = 0;
-    if (mdb_cursor_open(txn, dbi, &cur) == 0 && mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 &&
-        k.mv_size == 8)
-        first = pm_get_u64(k.mv_data);
-    if (s->since && (s->since > last || (first && s->since + 1 < first))) {
-        rc = PM_E_RELOAD;
-    } else if (s->since && s->since < last) {
-        uint8_t key[8];
-        pm_put_u64(key, s->since + 1);
-        k.mv_size = 8;
-        k.mv_data = key;
-        for (int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); g == 0;
-             g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            const char *tp[EVENT_TOPICS_MAX];
-            size_t tl[EVENT_TOPICS_MAX], nt;
-            size_t off = events_stored_topics(v.mv_data, v.mv_size, tp, tl, &nt);
-            if (k.mv_size != 8 || !off)
-                continue;
-            int match = 0;
-            for (size_t i = 0; i < s->n_topics && !match; i++)
-                for (size_t j = 0; j < nt && !match; j++)
-                    match =
-                        strlen(s->topics[i]) == tl[j] && memcmp(s->topics[i], tp[j], tl[j]) == 0;
-            if (!match)
-                continue;
-            if (nreplay == REPLAY_MAX) {
-                rc = PM_E_RELOAD;
-                break;
-            }
-            if (nreplay == cap) {
-                cap = cap ? cap * 2 : 64;
-                sframe **grown = realloc(replay, cap * sizeof *grown);
-                if (!grown) {
-                    rc = PM_E_NOMEM;
+    uint32_t nreplay = 0;
+    if (rc == PM_OK) {
+        MDB_dbi dbi = store_dbi(srv.st, DB_EVENTS);
+        store_last_u64(txn, dbi, &last);
+        MDB_cursor *cur = NULL;
+        MDB_val k, v;
+        if (mdb_cursor_open(txn, dbi, &cur) == 0 && mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 &&
+            k.mv_size == 8)
+            first = pm_get_u64(k.mv_data);
+        if (s->since && (s->since > last || (first && s->since + 1 < first))) {
+            rc = PM_E_RELOAD;
+        } else if (s->since && s->since < last && cur) {
+            /* counted here, sent by events_replay_pump as the output drains */
+            uint8_t key[8];
+            pm_put_u64(key, s->since + 1);
+            k.mv_size = 8;
+            k.mv_data = key;
+            size_t off;
+            for (int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); g == 0;
+                 g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+                if (k.mv_size != 8 || !stored_matches(c, &v, &off))
+                    continue;
+                if (++nreplay > REPLAY_MAX) {
+                    rc = PM_E_RELOAD;
                     break;
                 }
-                replay = grown;
             }
-            sframe *f = frame_from_stored(pm_get_u64(k.mv_data), (const uint8_t *)v.mv_data + off,
-                                          v.mv_size - off);
-            if (!f) {
-                rc = PM_E_NOMEM;
-                break;
-            }
-            replay[nreplay++] = f;
         }
-    }
-    if (cur)
-        mdb_cursor_close(cur);
-    store_read_end(srv.st);
-
-    if (rc == PM_OK) {
-        conn_unsubscribe_all(c);
-        for (size_t i = 0; i < s->n_topics; i++) {
-            struct topic *t = topic_get(s->topics[i], 1);
-            struct sub *sb = t ? calloc(1, sizeof *sb) : NULL;
-            if (!sb) {
-                rc = PM_E_NOMEM;
-                break;
-            }
-            sb->t = t;
-            sb->c = c;
-            sb->next = t->subs;
-            if (t->subs)
-                t->subs->prev = sb;
-            t->subs = sb;
-            t->nsubs++;
-            sb->next_in_conn = c->subs;
-            c->subs = sb;
-        }
+        if (cur)
+            mdb_cursor_close(cur);
+        store_read_end(srv.st);
     }
     if (rc) {
-        for (size_t i = 0; i < nreplay; i++)
-            sframe_unref(replay[i]);
-        free(replay);
+        conn_unsubscribe_all(c);
         if (rc == PM_E_RELOAD)
             req_fail(r, rc, "since",
                      "events after %llu are no longer kept; reload and "
@@ -401,19 +447,19 @@ void events_subscribe(req *r)
     Pm__Subscribed *sd = pm_msg_new(&r->arena, &pm__subscribed__descriptor);
     if (resp && sd) {
         sd->last_seq = last;
-        sd->replayed = (uint32_t)nreplay;
+        sd->replayed = nreplay;
         resp->subscribed = sd;
     }
     /* The answer first, then the backlog, then live events newer than last. */
+    if (nreplay) {
+        c->replay_next = s->since + 1;
+        c->replay_until = last;
+    } else if (c->last_seq < last) {
+        c->last_seq = last;
+    }
     conn_ref(c);
     req_finish(r);
-    for (size_t i = 0; i < nreplay; i++) {
-        conn_send(c, replay[i]);
-        sframe_unref(replay[i]);
-    }
-    free(replay);
-    if (c->last_seq < last)
-        c->last_seq = last;
+    events_replay_pump(c);
     conn_unref(c);
 }
 

@@ -27,6 +27,9 @@ void events_publish(sframe *f, const char *topic);
 /* Whether role may subscribe to topic; a display device only to its location's board. */
 int events_topic_allowed(const char *topic, int role, const char *location);
 void events_subscribe(struct req *r);
+/* Sends the next part of c's replay while its output is short; net calls it as the output
+ * drains. */
+void events_replay_pump(conn *c);
 void events_unsubscribe(struct req *r);
 void events_conn_closed(conn *c);
 /* Writer thread: drops events older than the retention; returns how many. */

@@ -32,6 +32,8 @@ typedef struct flow_day {
     size_t n;
     Pm__ProviderPace **paces;
     size_t npaces;
+    uint64_t pick_for;  /* a walk-in for anyone: */
+    const char *picked; /* the provider the estimate gives them to */
 } flow_day;
 
 static double provider_pace(Pm__Appointment **appts, size_t n, const char *provider)
@@ -128,6 +130,8 @@ static int estimate(struct req *r, flow_day *fd, time_t now)
             for (size_t j = 0; j < np; j++)
                 if (k == np || free_at[j] < free_at[k])
                     k = j;
+            if (k < np && ap->id == fd->pick_for)
+                fd->picked = names[k];
         }
         time_t dur = ap->end - ap->start;
         time_t est = now;
@@ -149,10 +153,11 @@ static int estimate(struct req *r, flow_day *fd, time_t now)
     return PM_OK;
 }
 
+/* fd->pick_for is kept: the estimate says who takes that walk-in for anyone */
 static int flow_load(struct req *r, MDB_txn *txn, const char *location, const char *date,
                      time_t now, flow_day *fd)
 {
-    memset(fd, 0, sizeof *fd);
+    *fd = (flow_day){.pick_for = fd->pick_for};
     time_t t0, t1;
     if (pm_local_instant(date, 0, &t0) != 0 || pm_local_instant(date, 24 * 60, &t1) != 0)
         return PM_E_INVALID_ARGUMENT;
@@ -251,7 +256,7 @@ int flow_board_event(struct req *r, wctx *ctx, const char *location)
     time_t now = sched_now();
     char date[11];
     pm_local_date(now, date);
-    flow_day fd;
+    flow_day fd = {0};
     Pm__BoardState *b;
     int rc = flow_load(r, ctx->txn, location, date, now, &fd);
     if (rc || (rc = board_of(r, ctx->txn, location, &fd, now, &b)))
@@ -276,7 +281,7 @@ static int flow_events(struct req *r, wctx *ctx, const char *action, Pm__Appoint
     char date[11], today[11];
     pm_local_date(a->start, date);
     pm_local_date(now, today);
-    flow_day fd;
+    flow_day fd = {0};
     int rc = flow_load(r, ctx->txn, a->location, today, now, &fd);
     if (rc)
         return rc;
@@ -345,13 +350,9 @@ static int issue_ticket(struct req *r, wctx *ctx, const char *location, time_t n
     uint64_t n;
     if ((rc = store_next_id(ctx->txn, ctx->st, name, 1, &n)))
         return rc;
-    char prefix[16];
-    if (*loc->ticket_prefix) {
-        snprintf(prefix, sizeof prefix, "%s", loc->ticket_prefix);
-    } else {
-        prefix[0] = (char)(loc->id[0] >= 'a' && loc->id[0] <= 'z' ? loc->id[0] - 32 : loc->id[0]);
-        prefix[1] = 0;
-    }
+    /* PutLocation keeps the prefix to 8 characters of text; printed whole */
+    char first[2] = {(char)(loc->id[0] >= 'a' && loc->id[0] <= 'z' ? loc->id[0] - 32 : loc->id[0])};
+    const char *prefix = *loc->ticket_prefix ? loc->ticket_prefix : first;
     *out = pm_arena_printf(&r->arena, "%s-%03llu", prefix, (unsigned long long)n);
     return *out ? PM_OK : PM_E_NOMEM;
 }
@@ -366,7 +367,7 @@ static int room_free(struct req *r, MDB_txn *txn, const Pm__Appointment *a, cons
     time_t now = sched_now();
     char date[11];
     pm_local_date(now, date);
-    flow_day fd;
+    flow_day fd = {0};
     int rc = flow_load(r, txn, a->location, date, now, &fd);
     if (rc)
         return rc;
@@ -398,6 +399,27 @@ static int respond_appt(struct req *r, MDB_txn *txn, Pm__Appointment *a)
     ok->appointment = a;
     e->appointment_ok = ok;
     return PM_OK;
+}
+
+/* A walk-in for anyone is seen by someone: the one named, or the one the estimate gave
+ * them to; from then on that provider's day counts the visit. */
+static int pick_provider(struct req *r, MDB_txn *txn, Pm__Appointment *a, const char *named,
+                         time_t now)
+{
+    if (*named) {
+        Pm__Provider *pv;
+        if (setup_provider(txn, named, &r->arena, &pv) != PM_OK)
+            return req_fail(r, PM_E_INVALID_ARGUMENT, "provider", "no provider %s", named);
+        a->provider = (char *)named;
+        return PM_OK;
+    }
+    char date[11];
+    pm_local_date(now, date);
+    flow_day fd = {.pick_for = a->id};
+    int rc = flow_load(r, txn, a->location, date, now, &fd);
+    if (rc == PM_OK && fd.picked)
+        a->provider = (char *)fd.picked;
+    return rc;
 }
 
 int flow_step(struct req *r, wctx *ctx)
@@ -446,6 +468,8 @@ int flow_step(struct req *r, wctx *ctx)
                             status_word(st));
         if ((rc = room_free(r, ctx->txn, a, s->room)))
             return rc;
+        if (st == PM__APPOINTMENT_STATUS__ARRIVED)
+            a->booked_room = a->room;
         a->status = PM__APPOINTMENT_STATUS__ROOMED;
         a->roomed_at = (uint64_t)now;
         a->room = (char *)s->room;
@@ -457,10 +481,16 @@ int flow_step(struct req *r, wctx *ctx)
         if (st != PM__APPOINTMENT_STATUS__ARRIVED && st != PM__APPOINTMENT_STATUS__ROOMED)
             return req_fail(r, PM_E_INVALID_ARGUMENT, "action",
                             "cannot hand to the provider: the patient is %s", status_word(st));
+        what = "with the provider";
+        if (!*a->provider) {
+            if ((rc = pick_provider(r, ctx->txn, a, s->provider, now)))
+                return rc;
+            if (*a->provider)
+                what = pm_arena_printf(&r->arena, "with the provider (%s)", a->provider);
+        }
         a->status = PM__APPOINTMENT_STATUS__WITH_PROVIDER;
         a->seen_at = (uint64_t)now;
         action = "see";
-        what = "with the provider";
         reindex = 1;
         break;
     case PM__FLOW_ACTION__CHECK_OUT:
@@ -491,6 +521,8 @@ int flow_step(struct req *r, wctx *ctx)
         } else if (st == PM__APPOINTMENT_STATUS__ROOMED) {
             a->status = PM__APPOINTMENT_STATUS__ARRIVED;
             a->roomed_at = 0;
+            a->room = a->booked_room;
+            a->booked_room = "";
             what = "undo: to room";
         } else if (st == PM__APPOINTMENT_STATUS__ARRIVED && a->walk_in) {
             a->status = PM__APPOINTMENT_STATUS__CANCELLED;
@@ -682,7 +714,7 @@ int flow_get(struct req *r, MDB_txn *txn)
         snprintf(date, sizeof date, "%s", q->date);
     else
         pm_local_date(now, date);
-    flow_day fd;
+    flow_day fd = {0};
     int rc = flow_load(r, txn, q->location, date, now, &fd);
     if (rc)
         return rc;
@@ -700,6 +732,7 @@ int flow_get(struct req *r, MDB_txn *txn)
     f->providers = fd.paces;
     f->n_providers = fd.npaces;
     f->as_of = (uint64_t)now;
+    f->grace_min = (uint32_t)(flow_cfg.grace_s / 60);
     e->flow = f;
     r->audit_detail = pm_arena_printf(&r->arena, "%s, %zu appointments", date, fd.n);
     return PM_OK;
@@ -717,7 +750,7 @@ int flow_get_board(struct req *r, MDB_txn *txn)
     time_t now = sched_now();
     char date[11];
     pm_local_date(now, date);
-    flow_day fd;
+    flow_day fd = {0};
     Pm__BoardState *b;
     int rc = flow_load(r, txn, q->location, date, now, &fd);
     if (rc || (rc = board_of(r, txn, q->location, &fd, now, &b)))

@@ -225,6 +225,8 @@ static void on_write(uv_write_t *wr, int status)
         conn_pump(c);
         if (!c->closing && c->over_soft_ms)
             check_output(c);
+        if (!c->closing && c->replay_next)
+            events_replay_pump(c);
     }
 }
 

@@ -68,6 +68,9 @@ struct conn {
     void (*sink)(void *ud, sframe *f);
     void *sink_ud;
     uint64_t last_seq; /* newest event sent to this connection */
+    /* replaying the log after Subscribe.since: the next event to look at and the last to
+     * send (0, 0: live); fed as the output drains, live events wait in the log meanwhile */
+    uint64_t replay_next, replay_until;
     char peer[48];
     char device[64];
 };

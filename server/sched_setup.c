@@ -465,6 +465,8 @@ int sched_put_location(struct req *r, wctx *ctx)
     check_code(r, "id", l->id);
     check_text(r, "name", l->name, 100, 1);
     check_text(r, "phone", l->phone, 40, 0);
+    /* printed whole on every ticket and on the waiting-room screen */
+    check_text(r, "ticket_prefix", l->ticket_prefix, 8, 0);
     for (size_t i = 0; i < l->n_hours; i++) {
         check_weekday(r, "hours.weekday", l->hours[i]->weekday);
         check_minutes(r, "hours", l->hours[i]->start_min, l->hours[i]->end_min);
