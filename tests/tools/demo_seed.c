@@ -253,13 +253,13 @@ typedef struct provider_def {
 
 static const provider_def PROVIDERS[] = {
     {"dr-okafor", "Dr Chidi Okafor", "MBBS MRCGP", "#2563eb", "main", "dr.okafor",
-     "consult:70 phone:14 checkup:16"},
+     "consult:78 phone:14 checkup:8"},
     {"dr-lindqvist", "Dr Hanna Lindqvist", "MD MRCGP", "#7c3aed", "main", "",
-     "consult:62 phone:12 checkup:10 smear:16"},
+     "consult:66 phone:13 checkup:6 smear:15"},
     {"dr-brennan", "Dr Aoife Brennan", "MB BCh BAO MRCGP", "#db2777", "caversham", "",
-     "consult:64 phone:16 smear:10 checkup:10"},
+     "consult:68 phone:16 smear:10 checkup:6"},
     {"dr-mensah", "Dr Kwame Mensah", "MBChB MRCGP", "#059669", "caversham", "",
-     "consult:70 phone:14 checkup:16"},
+     "consult:76 phone:16 checkup:8"},
     {"nurse-kaur", "Simran Kaur", "RN", "#d97706", "main", "",
      "vaccination:40 smear:25 checkup:35"},
     {"physio-nowak", "Tomasz Nowak", "MCSP", "#0891b2", "main", "", "physio:76 physio-new:24"},
@@ -1075,9 +1075,12 @@ static const culture *pick_culture(rng *r)
 static const char *culture_surname(rng *r, const culture *c)
 {
     const char *s = pick(r, c->l);
-    if (c->f == ES_F) /* two surnames */
-        return KPRINTF("%s %s", s, pick(r, c->l));
-    return s;
+    if (c->f != ES_F)
+        return s;
+    const char *s2 = pick(r, c->l); /* two surnames */
+    while (strcmp(s2, s) == 0)
+        s2 = pick(r, c->l);
+    return KPRINTF("%s %s", s, s2);
 }
 
 static const char *culture_language(rng *r, const culture *c, int age)
@@ -1307,8 +1310,13 @@ static void gen_household(rng *r)
         const char *sur2 = how < 65 ? sur : culture_surname(r, c2);
         if (how >= 90 && !strchr(sur, ' ') && !strchr(sur2, ' ') && !strchr(sur, '-') &&
             !strchr(sur2, '-')) {
-            /* a double-barrelled name, passed on to the children */
-            sur2 = KPRINTF("%s-%s", surname_form(sur, s2), surname_form(sur2, s2));
+            /* a double-barrelled name, passed on to the children (in a son's and a
+             * daughter's forms, where they differ) */
+            const char *m = KPRINTF("%s-%s", surname_form(sur, PM__SEX__MALE),
+                                    surname_form(sur2, PM__SEX__MALE));
+            const char *f = KPRINTF("%s-%s", surname_form(sur, PM__SEX__FEMALE),
+                                    surname_form(sur2, PM__SEX__FEMALE));
+            sur2 = strcmp(m, f) == 0 ? m : KPRINTF("%s/%s", m, f);
             kid_sur = sur2;
         }
         p2 = person(r, &h, c2, s2, a2, sur2);
@@ -2336,7 +2344,7 @@ static item *plan_item(rng *r, int p, int vt, int loc, int day, time_t start, in
  * emptier. */
 static double fill_for(rng *r, int ahead)
 {
-    double f = ahead < 0 ? 0.80 : ahead <= 2 ? 0.88 : ahead <= 7 ? 0.76 : ahead <= 14 ? 0.62 : 0.46;
+    double f = ahead < 0 ? 0.80 : ahead <= 2 ? 0.9 : ahead <= 7 ? 0.8 : ahead <= 14 ? 0.66 : 0.5;
     return f + (rf(r) - 0.5) * 0.14;
 }
 
