@@ -123,6 +123,22 @@ size_t pm_utf8_len(const char *s)
     return n;
 }
 
+size_t pm_utf8_cut(char *s)
+{
+    size_t n = strlen(s), i = n, back = 0;
+    while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+        i--, back++;
+    if (i == 0)
+        return n;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t want = lead < 0x80 ? 0 : lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : lead >= 0xc0 ? 1 : 0;
+    if (lead >= 0x80 && back < want) {
+        s[i - 1] = 0;
+        return i - 1;
+    }
+    return n;
+}
+
 /* Base letters for U+00C0..U+00FF; "" keeps the character as it is. */
 static const char *const latin1_fold[64] = {
     "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",

@@ -49,6 +49,9 @@ void pm_sha256(const void *p, size_t n, uint8_t out[32]);
 int pm_utf8_valid(const char *s, size_t n, int multiline);
 /* Number of code points in valid UTF-8. */
 size_t pm_utf8_len(const char *s);
+/* Drops a character cut short at the end of s (text truncated by snprintf, say), so
+ * that what is left is whole; returns the new length. */
+size_t pm_utf8_cut(char *s);
 /* Case-folded copy for name indexes: ASCII and Latin-1 letters lower-cased, accents on
  * Latin-1 letters removed, anything else copied. Writes at most max-1 bytes + NUL. */
 size_t pm_fold(const char *s, char *out, size_t max);

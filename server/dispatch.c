@@ -247,6 +247,7 @@ int req_fail(req *r, int code, const char *field, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(buf, sizeof buf, fmt, ap);
         va_end(ap);
+        pm_utf8_cut(buf); /* a long value may have been cut mid-character */
         r->err_msg = pm_arena_strdup(&r->arena, buf);
     }
     return code;

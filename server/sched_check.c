@@ -28,6 +28,7 @@ static void say(chk *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    pm_utf8_cut(msg);
     c->problem(c->ud, msg);
 }
 

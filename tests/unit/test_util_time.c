@@ -91,6 +91,32 @@ static void test_utf8_valid(void **state)
     assert_int_equal(pm_utf8_len("日本語"), 3);
     assert_int_equal(pm_utf8_len(""), 0);
     assert_int_equal(pm_utf8_len("a\xf0\x9f\x98\x80z"), 3);
+
+    /* text cut by snprintf: a character cut short goes, a whole one stays */
+    static const struct {
+        const char *in, *want;
+    } cuts[] = {
+        {"", ""},
+        {"abc", "abc"},
+        {"ab\xc3\xa9", "ab\xc3\xa9"},
+        {"ab\xc3", "ab"},
+        {"\xe6\x97\xa5\xe6\x97", "\xe6\x97\xa5"},
+        {"\xe6", ""},
+        {"x\xf0\x9f\x98", "x"},
+        {"x\xf0\x9f\x98\x80", "x\xf0\x9f\x98\x80"},
+    };
+    for (size_t i = 0; i < PM_ARRAY_LEN(cuts); i++) {
+        char buf[16];
+        snprintf(buf, sizeof buf, "%s", cuts[i].in);
+        assert_int_equal(pm_utf8_cut(buf), strlen(cuts[i].want));
+        assert_string_equal(buf, cuts[i].want);
+    }
+    char cut[8];
+    const char *five = "ééééé";
+    memcpy(cut, five, 7); /* as snprintf keeps 7 bytes: three é and half of one */
+    cut[7] = 0;
+    pm_utf8_cut(cut);
+    assert_string_equal(cut, "ééé");
 }
 
 /* ---- folding and digits ---- */
