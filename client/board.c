@@ -60,10 +60,11 @@ typedef struct board {
     char topic[LOCATION_MAX + 8];
     char label[CLI_NAME_MAX + 16]; /* the device in the audit log */
     board_model m;
-    int up;         /* connected, logged in, subscribed, with a fresh board */
-    int subscribed; /* the library holds the subscription (renewed on reconnect) */
-    int need_login; /* the server ended the session */
-    int refused;    /* the server refused the display's credentials or location */
+    int speed_given; /* --speed: else the server's clock speed, from its HelloOk */
+    int up;          /* connected, logged in, subscribed, with a fresh board */
+    int subscribed;  /* the library holds the subscription (renewed on reconnect) */
+    int need_login;  /* the server ended the session */
+    int refused;     /* the server refused the display's credentials or location */
     uint64_t backoff_ms, next_try_ms, next_refresh_ms, down_since_ms;
     char why[NOTICE_MAX]; /* why the last login was refused, when not the server's word */
     char notice[NOTICE_MAX];
@@ -217,6 +218,8 @@ static int get_board(board *b)
     }
     if (rc == PM_OK && (resp->body_case != PM__ENVELOPE__BODY_BOARD_STATE || !resp->board_state))
         rc = PM_E_PROTOCOL;
+    if (rc == PM_OK && !b->speed_given)
+        b->m.speed = pc_clock_speed(b->c->pc);
     if (rc == PM_OK)
         rc = bm_apply(&b->m, resp->board_state, pm_mono_ms(), 1);
     pm_arena_free(&a);
@@ -456,9 +459,9 @@ static const char board_help[] =
     "                       show the board (for set-up scripts)\n"
     "  --secret-file FILE   read the secret from the first line of FILE\n"
     "  --location L         check that the display is the one of location L\n"
-    "  --speed N            the server runs its clock N times faster than real time\n"
-    "                       ('practiced serve --clock-speed N', for demos): waits count\n"
-    "                       down at that speed between updates (default 1)\n"
+    "  --speed N            waits count down N times faster than real time between\n"
+    "                       updates (default: as fast as the server's clock runs, 1 but\n"
+    "                       for a demo's 'practiced serve --clock-speed N')\n"
     "  --forget             forget the display's secret kept on this computer\n"
     "\n"
     "Examples:\n"
@@ -545,7 +548,7 @@ static int cmd_board(cli *c, int argc, char **argv)
                                          END_OPTIONS};
     const char *device = NULL, *location = NULL, *secret_file = NULL;
     int enrol_only = 0, forget_it = 0, o, rc;
-    unsigned long speed = 1;
+    unsigned long speed = 0;
     while ((o = cli_opt(c, argc, argv, opts)) >= 0) {
         if (o == 'd')
             device = optarg;
@@ -578,6 +581,7 @@ static int cmd_board(cli *c, int argc, char **argv)
     b->c = c;
     b->want_location = location;
     bm_init(&b->m, (unsigned)speed);
+    b->speed_given = speed != 0;
     char host[CLI_NAME_MAX] = "";
     gethostname(host, sizeof host - 1);
     snprintf(b->label, sizeof b->label, "board on %s", *host ? host : "a display");

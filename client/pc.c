@@ -59,6 +59,7 @@ struct pc_client {
     Pm__Error *err_detail;
     char practice[128];
     char tz[64];
+    unsigned clock_speed;
 
     pm_framer fr;
     pm_buf in; /* plaintext read from TLS, not yet framed */
@@ -198,6 +199,11 @@ const char *pc_practice_name(const pc_client *c)
 const char *pc_timezone(const pc_client *c)
 {
     return c->tz;
+}
+
+unsigned pc_clock_speed(const pc_client *c)
+{
+    return c->clock_speed ? c->clock_speed : 1;
 }
 
 void pc_set_token(pc_client *c, const uint8_t *token, size_t len)
@@ -540,7 +546,7 @@ static int hello_and_resume(pc_client *c)
 {
     pm_arena a;
     pm_arena_init(&a, 0);
-    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_HELLO), *resp;
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_HELLO), *resp = NULL;
     Pm__Hello *h = pm_msg_new(&a, &pm__hello__descriptor);
     int rc = PM_E_NOMEM;
     if (!e || !h)
@@ -558,6 +564,7 @@ static int hello_and_resume(pc_client *c)
     }
     snprintf(c->practice, sizeof c->practice, "%s", resp->hello_ok->practice_name);
     snprintf(c->tz, sizeof c->tz, "%s", resp->hello_ok->timezone);
+    c->clock_speed = resp->hello_ok->clock_speed ? resp->hello_ok->clock_speed : 1;
     if (c->have_token) {
         e = pc_env(&a, PM__ENVELOPE__BODY_RESUME);
         Pm__Resume *r = pm_msg_new(&a, &pm__resume__descriptor);
@@ -645,6 +652,17 @@ static int transport_error(int rc)
            rc == PM_E_TLS;
 }
 
+/* Before retry n: 50 ms doubling to at most 2 s, less up to half at random, so that the
+ * desks a network blip cut off do not all come back in the same millisecond. */
+static void backoff(int n)
+{
+    unsigned ms = n > 6 ? 2000u : 50u << (n - 1), jitter = 0;
+    if (pm_random(&jitter, sizeof jitter) != PM_OK)
+        jitter = (unsigned)n * 7919u;
+    ms -= jitter % (ms / 2 + 1);
+    usleep((useconds_t)ms * 1000);
+}
+
 int pc_call(pc_client *c, Pm__Envelope *req, pm_arena *a, Pm__Envelope **resp)
 {
     req->id = c->next_id++;
@@ -663,7 +681,7 @@ int pc_call(pc_client *c, Pm__Envelope *req, pm_arena *a, Pm__Envelope **resp)
     int rc = PM_E_CLOSED;
     for (int attempt = 0; attempt <= c->o.retries; attempt++) {
         if (attempt)
-            usleep((useconds_t)(100000 * attempt * attempt));
+            backoff(attempt);
         if (!c->connected) {
             rc = pc_connect(c);
             if (rc && transport_error(rc))
@@ -683,7 +701,7 @@ int pc_call(pc_client *c, Pm__Envelope *req, pm_arena *a, Pm__Envelope **resp)
 int pc_login(pc_client *c, const char *user, const char *password, const char *device, pm_arena *a,
              Pm__LoginOk **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_LOGIN), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_LOGIN), *resp = NULL;
     Pm__Login *l = pm_msg_new(a, &pm__login__descriptor);
     if (!e || !l)
         return set_err(c, PM_E_NOMEM, "out of memory");
@@ -722,7 +740,7 @@ int pc_subscribe(pc_client *c, const char *const *topics, size_t n, uint64_t sin
     }
     c->subscribed = 0;
     c->last_seq = since;
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_SUBSCRIBE), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_SUBSCRIBE), *resp = NULL;
     Pm__Subscribe *s = pm_msg_new(a, &pm__subscribe__descriptor);
     if (!e || !s)
         return set_err(c, PM_E_NOMEM, "out of memory");

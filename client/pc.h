@@ -45,6 +45,9 @@ const char *pc_last_error(const pc_client *c);
 const Pm__Error *pc_last_error_detail(const pc_client *c);
 const char *pc_practice_name(const pc_client *c);
 const char *pc_timezone(const pc_client *c);
+/* How many times faster than real time the server's clock runs (1, or a demo's
+ * --clock-speed), as said in its HelloOk. */
+unsigned pc_clock_speed(const pc_client *c);
 
 /* Sends req (its id and request key are set here) and waits for the answer, which is
  * decoded into arena a. Returns PM_OK with *resp set, or an error code: a server error

@@ -971,23 +971,24 @@ static const char simulate_help[] =
     "few bookings and takes walk-ins. It prints one line for each thing it does, and a\n"
     "summary at the end (Ctrl-C, or --duration).\n"
     "\n"
-    "Run it against a server whose clock runs fast ('practiced serve --clock-speed 60'),\n"
-    "with the same speed here: a simulated minute is then one real second, and a day's\n"
-    "morning passes in a few minutes. It needs a manager's or receptionist's session\n"
+    "Run it against a server whose clock runs fast ('practiced serve --clock-speed 60\n"
+    "--clock-start \"today 08:45\"'); it keeps pace with the server's clock: a simulated\n"
+    "minute is then one real second, and a day's morning passes in a few minutes. It needs a "
+    "manager's or receptionist's session\n"
     "('practice login') and a practice with a location, a provider with hours there, a\n"
     "visit type and some patients; the practice's real bookings are changed, so never run\n"
     "it against a practice in use.\n"
     "\n"
     "Options:\n"
-    "  --speed N       the server's --clock-speed (default 1: real time)\n"
+    "  --speed N       the server's --clock-speed (default: the speed it says)\n"
     "  --location L    where (default: the first location)\n"
     "  --seed S        the same seed plays the same choices (default: from the clock)\n"
     "  --duration H    stop after H simulated hours (decimals allowed: 0.5)\n"
     "\n"
     "Examples:\n"
-    "  practiced serve --data demo/data --clock-speed 60 &\n"
-    "  practice simulate --speed 60 --location main\n"
-    "  practice simulate --speed 60 --seed 7 --duration 8\n";
+    "  practiced serve --data demo/data --clock-speed 60 --clock-start 'today 08:45' &\n"
+    "  practice simulate --location main\n"
+    "  practice simulate --seed 7 --duration 8\n";
 
 static int parse_hours(cli *c, const char *arg, double *out)
 {
@@ -1068,7 +1069,7 @@ static int cmd_simulate(cli *c, int argc, char **argv)
                                          {"duration", required_argument, 0, 'd'},
                                          HELP_OPTION,
                                          END_OPTIONS};
-    unsigned long speed = 1, seed = 0;
+    unsigned long speed = 0, seed = 0;
     int have_seed = 0, o, rc;
     const char *location = NULL;
     double hours = 0;
@@ -1094,7 +1095,8 @@ static int cmd_simulate(cli *c, int argc, char **argv)
     if (!s)
         return cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
     s->c = c;
-    s->speed = (unsigned)speed;
+    /* cli_open said Hello: the server told its clock's speed */
+    s->speed = speed ? (unsigned)speed : pc_clock_speed(c->pc);
     s->hours = hours;
     if (!have_seed) {
         uint32_t r = 0;

@@ -614,6 +614,7 @@ static void write_done(wjob *j)
         r->nfields = 0;
         r->answer_status = -1;
     } else if (r->replayed) {
+        srv.replayed++;
         /* The stored answer goes out as it is; its events went out the first time. */
         drop_events(r);
     }
@@ -725,6 +726,7 @@ static int op_stats(req *r, MDB_txn *txn)
     st->commits = ss.commits;
     st->committed_writes = ss.jobs;
     st->max_batch = ss.max_batch;
+    st->replayed_answers = srv.replayed;
     store_last_u64(txn, store_dbi(srv.st, DB_EVENTS), &st->last_event_seq);
     st->rss_bytes = rss_bytes();
     st->map_size = store_map_size(srv.st);
@@ -751,6 +753,7 @@ static void hello(req *r)
         ok->server = "practiced/" PM_VERSION;
         ok->practice_name = srv.practice_name;
         ok->timezone = srv.timezone;
+        ok->clock_speed = sched_clock_speed_of();
         ok->max_frame_before_login = PM_FRAME_MAX_PRELOGIN;
         ok->max_frame = PM_FRAME_MAX;
         e->hello_ok = ok;

@@ -20,20 +20,35 @@
 sched_config sched_cfg = {.late_cancel_s = 24 * 3600, .offer_ttl_s = 15 * 60};
 
 static unsigned clock_speed = 1;
-static time_t clock_origin;
+static int clock_set;
+static time_t clock_start;
+static struct timespec clock_real0;
 
-void sched_clock_speed(unsigned speed)
+void sched_clock_set(unsigned speed, time_t start)
 {
     clock_speed = speed ? speed : 1;
-    clock_origin = time(NULL);
+    clock_gettime(CLOCK_REALTIME, &clock_real0);
+    clock_start = start ? start : clock_real0.tv_sec;
+    clock_set = 1;
+}
+
+unsigned sched_clock_speed_of(void)
+{
+    return clock_speed;
 }
 
 time_t sched_now(void)
 {
     static const char *path;
     static int looked;
-    if (clock_speed > 1)
-        return clock_origin + (time(NULL) - clock_origin) * (time_t)clock_speed;
+    if (clock_set) {
+        /* to the millisecond, so that at 60x two steps a second apart are a minute apart */
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        int64_t ms = (int64_t)(t.tv_sec - clock_real0.tv_sec) * 1000 +
+                     (t.tv_nsec - clock_real0.tv_nsec) / 1000000;
+        return clock_start + (time_t)(ms * (int64_t)clock_speed / 1000);
+    }
     if (!looked) {
         path = getenv("PRACTICED_TEST_CLOCK");
         looked = 1;

@@ -22,8 +22,10 @@ struct req;
 /* ---- the scheduling clock: real time, or a test's (PRACTICED_TEST_CLOCK names a file
  * holding UTC seconds, read on every call) ---- */
 time_t sched_now(void);
-/* Demos: from now on the scheduling clock runs speed times faster than real time. */
-void sched_clock_speed(unsigned speed);
+/* Demos: from now on the scheduling clock runs speed times faster than real time, from
+ * start (0: from the real time now). */
+void sched_clock_set(unsigned speed, time_t start);
+unsigned sched_clock_speed_of(void);
 
 /* ---- configuration, from practiced serve ---- */
 typedef struct sched_config {

@@ -74,6 +74,8 @@ static void serve_usage(FILE *f)
             "  --soft-output KIB,SECS  ... or held over KIB for longer than SECS (8192,30)\n"
             "  --clock-speed N         demos and simulations: the scheduling clock runs N\n"
             "                          times faster than real time from the start\n"
+            "  --clock-start WHEN      demos: the scheduling clock starts at WHEN, in the\n"
+            "                          practice's time (\"today 08:45\", \"mon 09:00\")\n"
             "  --late-cancel-hours H   a cancellation under H hours before is late (default 24)\n"
             "  --offer-ttl SECS        a waitlist offer holds its slot this long (default 900)\n"
             "  --grace-minutes N       arriving later than N minutes is late; not arrived by\n"
@@ -331,6 +333,7 @@ int cmd_serve(int argc, char **argv)
         {"max-output", required_argument, 0, 'O'},
         {"soft-output", required_argument, 0, 'Q'},
         {"clock-speed", required_argument, 0, 'K'},
+        {"clock-start", required_argument, 0, 'k'},
         {"late-cancel-hours", required_argument, 0, 'H'},
         {"offer-ttl", required_argument, 0, 'o'},
         {"grace-minutes", required_argument, 0, 'g'},
@@ -342,7 +345,8 @@ int cmd_serve(int argc, char **argv)
     server_config *cfg = &srv.cfg;
     server_config_defaults(cfg);
     int c, bad = 0;
-    uint32_t u = 0;
+    uint32_t u = 0, clock_speed = 1;
+    const char *clock_from = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -415,7 +419,7 @@ int cmd_serve(int argc, char **argv)
             break;
         case 'K':
             bad |= parse_u32(optarg, &u) || u == 0 || u > 3600;
-            sched_clock_speed(u);
+            clock_speed = u;
             break;
         case 'B':
             bad |= parse_u32(optarg, &u) || u == 0 || u > 512;
@@ -424,6 +428,9 @@ int cmd_serve(int argc, char **argv)
         case 'F':
             bad |= parse_u32(optarg, &u) || u == 0 || u > 3600;
             cfg->frame_timeout_ms = u * 1000;
+            break;
+        case 'k':
+            clock_from = optarg;
             break;
         case 'W':
             bad |= parse_u32(optarg, &u);
@@ -478,6 +485,20 @@ int cmd_serve(int argc, char **argv)
     if (pm_tz_use(srv.timezone) != PM_OK) {
         pm_error("the practice's time zone '%s' is not installed (package tzdata)", srv.timezone);
         return 1;
+    }
+    if (clock_speed > 1 || clock_from) {
+        time_t start = 0;
+        if (clock_from && pm_parse_local_time(clock_from, time(NULL), &start) != 0) {
+            pm_error("--clock-start: '%s' is not a time (\"today 08:45\", \"mon 09:00\")",
+                     clock_from);
+            return 2;
+        }
+        sched_clock_set(clock_speed, start);
+        time_t t = sched_now();
+        char when[32];
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime(&t));
+        pm_info("demo clock: the practice's time is %s, running %ux real time", when,
+                clock_speed);
     }
     if ((rc = tls_setup(cfg->data_dir))) {
         pm_error("TLS setup failed: %s", pm_strerror(rc));

@@ -64,6 +64,7 @@ typedef struct server {
     uint64_t nconns;
     uint64_t next_conn_id;
     uint64_t inflight; /* requests accepted and not yet answered, server-wide */
+    uint64_t replayed; /* write requests answered from their request key's first answer */
     int stopping;
 
     uint8_t rxbuf[65536]; /* shared read buffer: ciphertext lands here, is consumed at once */
