@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,10 +37,10 @@
 #define BACKLOG_DESKS     8
 
 static struct {
-    int subs, threads, checkins, backlog, pause_ms, max_waiting;
+    int subs, threads, checkins, backlog, pause_ms, max_waiting, epoll;
     double settle;
     const char *dir, *perf;
-} opt = {1000, 4, 200, 10000, 10, 0, 1.5, "/tmp", NULL};
+} opt = {1000, 4, 200, 10000, 10, 0, 0, 1.5, "/tmp", NULL};
 
 static void usage(FILE *f)
 {
@@ -49,6 +50,7 @@ static void usage(FILE *f)
             "catching up on a backlog.\n\n"
             "  --subs N       display connections subscribed to board/main (default %d)\n"
             "  --threads N    client threads holding them (default %d)\n"
+            "  --epoll        the client threads wait with epoll instead of poll()\n"
             "  --checkins N   measured check-ins, one at a time (default %d)\n"
             "  --pause-ms MS  between check-ins (default %d)\n"
             "  --max-waiting N  check the longest-waiting patient out (unmeasured) before each\n"
@@ -175,7 +177,35 @@ static void *sub_main(void *ud)
         free(idx);
         return NULL;
     }
-    while (!__atomic_load_n(&G.stop, __ATOMIC_ACQUIRE)) {
+    if (opt.epoll) {
+        int ep = epoll_create1(EPOLL_CLOEXEC);
+        for (int i = 0; ep >= 0 && i < t->n; i++) {
+            struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+            if (t->sc[i].c)
+                epoll_ctl(ep, EPOLL_CTL_ADD, pc_fd(t->sc[i].c), &ev);
+        }
+        struct epoll_event evs[256];
+        while (ep >= 0 && !__atomic_load_n(&G.stop, __ATOMIC_ACQUIRE)) {
+            int n = epoll_wait(ep, evs, 256, 50);
+            for (int k = 0; k < n; k++) {
+                screen *sc = &t->sc[evs[k].data.u32];
+                if (!sc->c)
+                    continue;
+                int rc;
+                while ((rc = pc_poll(sc->c, 0)) > 0)
+                    ;
+                if (rc < 0) {
+                    epoll_ctl(ep, EPOLL_CTL_DEL, pc_fd(sc->c), NULL);
+                    t->broke++;
+                    pc_free(sc->c);
+                    sc->c = NULL;
+                }
+            }
+        }
+        if (ep >= 0)
+            close(ep);
+    }
+    while (!opt.epoll && !__atomic_load_n(&G.stop, __ATOMIC_ACQUIRE)) {
         int n = 0;
         for (int i = 0; i < t->n; i++) {
             if (!t->sc[i].c)
@@ -460,6 +490,7 @@ static int fanout(ts_server *s, pc_client *mgr)
     bs_result("server.cpu_per_checkin", (cpu1 - cpu0) / opt.checkins * 1000.0, "ms");
     bs_result("server.cores_during_checkins", (cpu1 - cpu0) / wall, "cores");
     bs_result("bench_clients.cores_during_checkins", (ccpu1 - ccpu0) / wall, "cores");
+    bs_result("bench_clients.cpu_per_checkin", (ccpu1 - ccpu0) / opt.checkins * 1000.0, "ms");
     bs_result("server.rss_after_checkins", (double)rss2, "KiB");
     bs_tasks_print(s->pid, &tk0, &tk1, wall);
     if (bs_get_stats(mgr, &a, &st) == PM_OK) {
@@ -743,6 +774,7 @@ int main(int argc, char **argv)
         {"dir", required_argument, 0, 'd'},
         {"perf", required_argument, 0, 'P'},
         {"max-waiting", required_argument, 0, 'w'},
+        {"epoll", no_argument, 0, 'E'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -772,6 +804,9 @@ int main(int argc, char **argv)
             break;
         case 'w':
             opt.max_waiting = atoi(optarg);
+            break;
+        case 'E':
+            opt.epoll = 1;
             break;
         case 'P':
             opt.perf = optarg;
