@@ -31,3 +31,5 @@ pm_test(test_flow SOURCES integ/test_flow.c integ/sched_help.c LIBS pm_harness L
 # Event streams of the day: the display's topics and bytes, replay across reconnects, slow
 # subscribers, backlogs, retention, session expiry.
 pm_test(test_streams SOURCES integ/test_streams.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
+# Idempotency under reconnects: 50 desks race for one slot through a proxy that cuts them.
+pm_test(test_idem_race SOURCES integ/test_idem_race.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
