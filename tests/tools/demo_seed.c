@@ -2595,7 +2595,7 @@ static void plan_fates(rng *r)
         }
         time_t ob = office_hours(r, b);
         it->booked_at = ob < it->start - 10 * MIN && ob <= now_real &&
-                                (it->fate != F_CANCEL || ob < it->fate_at - 5 * MIN)
+                                (it->fate != F_CANCEL || ob < it->fate_at - 45 * MIN)
                             ? ob
                             : b;
     }
@@ -2823,7 +2823,7 @@ static void run_timed(timed *v, size_t n, job_fn fn, time_t span, int at_last)
 }
 
 static struct {
-    int booked, series, occurrences, cancelled, late, no_shows, checked_out, flow_steps;
+    int booked, series, occurrences, cancelled, late, no_shows, checked_out;
     int refused[32], flow_refused, other_refused;
 } st;
 
@@ -2997,7 +2997,6 @@ static void run_flow_step(item *it, int step)
                 pc_last_error(pc));
         return;
     }
-    st.flow_steps++;
     st.checked_out += step == 3;
 }
 
