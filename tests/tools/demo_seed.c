@@ -1961,6 +1961,7 @@ static int nhols;
 static unsigned vt_minutes[NVT];
 static int vt_offered[NVT][NPROV];
 static unsigned char seeded[NPROV][NDAYS]; /* the provider-day has appointments already */
+static int waiting; /* entries of the waitlist waiting for a time (a later run) */
 
 static void load_plan_setup(void)
 {
@@ -2026,6 +2027,11 @@ static void load_plan_setup(void)
     }
     if (!tpls || !excs || !hols)
         die("out of memory");
+
+    Pm__Envelope *wl;
+    request(PM__ENVELOPE__BODY_LIST_WAITLIST, &pm__list_waitlist__descriptor, &wl);
+    waiting =
+        (int)must(wl, PM__ENVELOPE__BODY_WAITLIST, "reading the waitlist")->waitlist->n_entries;
 
     /* the provider-days that have appointments already are left alone */
     for (int p = 0; p < NPROV; p++) {
@@ -2546,7 +2552,7 @@ static void plan_series(rng *r)
             it->notes = SERIES[k].notes;
             if (s >= now_real) {
                 it->fate = F_BOOKED;
-            } else if (SERIES[k].cancel_occ == o + 1) {
+            } else if (SERIES[k].cancel_occ == o + 1 && !waiting) {
                 it->fate = F_CANCEL;
                 it->fate_at = office_hours(r, s - rr(r, 2, 5) * DAY);
                 it->reason = "Away for work that week";
@@ -2574,6 +2580,10 @@ static void plan_fates(rng *r)
                            : x < 0.18 ? F_CANCEL
                                       : F_ATTEND)
                         : (x < 0.06 ? F_CANCEL : F_BOOKED);
+        /* with patients on the waitlist (a run days after the first), a cancellation would
+         * offer them the time at a moment long gone: the days it fills have none */
+        if (waiting && it->fate == F_CANCEL)
+            it->fate = past ? F_ATTEND : F_BOOKED;
         if (it->fate == F_CANCEL && past) {
             int late = chance(r, 0.3);
             time_t c = it->start - (late ? rr(r, 1, 20) * HOUR : rr(r, 26, 200) * HOUR);
@@ -2617,11 +2627,12 @@ static void plan_fates(rng *r)
         n->booked_at = from + (time_t)rn(r, (unsigned)(to - from));
         n->fate = it.start >= now_real ? F_BOOKED : chance(r, 0.06) ? F_NOSHOW : F_ATTEND;
     }
-    /* no-shows are marked once the grace period is over */
+    /* no-shows are marked once the time is over (a no-show marked sooner offers the rest of
+     * the slot to the waitlist) */
     for (size_t i = 0; i < nitems; i++) {
         item *it = &items[i];
         if (it->fate == F_NOSHOW)
-            it->fate_at = it->start + rr(r, 15, 45) * MIN;
+            it->fate_at = it->start + (time_t)it->minutes * MIN + rr(r, 1, 30) * MIN;
     }
 }
 
