@@ -50,8 +50,8 @@ static struct {
     long appointments, patients, slot_searches, schedules;
     int providers, future_weeks, load_conns, load_depth, read_threads, desks, rounds;
     double book_secs, warmup;
-    const char *dir, *perf, *perf_phase;
-} opt = {500000, 20000, 5000, 5000, 20, 4, 4, 32, 4, 32, 2, 10, 1, "/tmp", NULL, "slots"};
+    const char *dir, *perf, *perf_phase, *serve_args;
+} opt = {500000, 20000, 5000, 5000, 20, 4, 4, 32, 4, 32, 2, 10, 1, "/tmp", NULL, "slots", NULL};
 
 static void usage(FILE *f)
 {
@@ -75,6 +75,8 @@ static void usage(FILE *f)
             "  --rounds N         runs of each kind, alternating (default %d): the machine\n"
             "                     is shared, and the ratio uses the mean of each kind\n"
             "  --warmup S         unmeasured seconds of booking before that (default %.0f)\n"
+            "  --serve-args ARGS  more practiced serve arguments for the group-commit runs\n"
+            "                     (experiments, e.g. \"--writer-delay-ms 1\")\n"
             "  --dir DIR          where the data directory goes (default %s)\n"
             "  --perf FILE        perf record the server during one phase into FILE\n"
             "  --perf-phase P     which: load, slots, schedules, book (default %s)\n"
@@ -1468,6 +1470,7 @@ int main(int argc, char **argv)
         {"rounds", required_argument, 0, 'o'},
         {"warmup", required_argument, 0, 'w'},
         {"dir", required_argument, 0, 'd'},
+        {"serve-args", required_argument, 0, 'A'},
         {"perf", required_argument, 0, 'R'},
         {"perf-phase", required_argument, 0, 'F'},
         {"help", no_argument, 0, 'h'},
@@ -1517,6 +1520,9 @@ int main(int argc, char **argv)
             break;
         case 'd':
             opt.dir = optarg;
+            break;
+        case 'A':
+            opt.serve_args = optarg;
             break;
         case 'R':
             opt.perf = optarg;
@@ -1737,8 +1743,8 @@ int main(int argc, char **argv)
         char tag[64];
         snprintf(tag, sizeof tag,
                  opt.rounds > 1 ? "book.group_commit.round%d" : "book.group_commit", k + 1);
-        if (run_bookings(&s, dk, tag, NULL, k == 0 && perf_in("book") ? opt.perf : NULL, &gc[k]) !=
-            0)
+        if (run_bookings(&s, dk, tag, opt.serve_args, k == 0 && perf_in("book") ? opt.perf : NULL,
+                         &gc[k]) != 0)
             goto out;
         snprintf(tag, sizeof tag,
                  opt.rounds > 1 ? "book.one_commit_per_booking.round%d"
