@@ -847,6 +847,7 @@ static void test_late_and_overdue(void **state)
     /* exactly at the time plus the grace: neither late nor overdue */
     at(day, 9, GRACE_MIN, 0);
     Pm__Flow *f = flow("main", day);
+    assert_int_equal(f->grace_min, GRACE_MIN);
     assert_false(in_flow(f, l3->id)->overdue);
     assert_false(in_flow(f, l1->id)->overdue);
     x = step(R, l1->id, PM__FLOW_ACTION__ARRIVE, NULL);
@@ -1149,6 +1150,69 @@ static void test_walk_in_for_anyone_seen(void **state)
                   pace_of(f, "dr-b")->running_late_min);
     expect_est(f, b1, "B1", T(day, 9, 22, 0));
     expect_pace(f, "dr-b", 1.0, 12, 1);
+    /* the one who sees them is written down */
+    assert_string_equal(in_flow(f, w->id)->provider, "dr-b");
+    changed(get(w->id), "with the provider (dr-b)", "cleo", T(day, 9, 2, 0));
+
+    /* another, seen and the step undone: back to a walk-in for anyone, whom the estimate
+     * may give to whoever is free first */
+    char pw2[24], pw3[24];
+    patient("Anyone", "Undone", pw2);
+    patient("Anyone", "Named", pw3);
+    Pm__Appointment *w2, *w3;
+    SH_EXPECT(R, ts_walk_in(R, &A, pw2, "main", "short", NULL, NULL, &w2), PM_OK);
+    const char *seen_by = step(C, w2->id, PM__FLOW_ACTION__SEE, NULL)->provider;
+    Pm__Appointment *back = step(C, w2->id, PM__FLOW_ACTION__UNDO, NULL);
+    assert_int_equal(back->status, PM__APPOINTMENT_STATUS__ARRIVED);
+    print_message("      a walk-in for anyone seen by %s, then the step undone: provider '%s'\n",
+                  seen_by, back->provider);
+    /* a third: seen by the provider named; an unknown one is refused */
+    SH_EXPECT(R, ts_walk_in(R, &A, pw3, "main", "short", NULL, NULL, &w3), PM_OK);
+    Pm__Envelope *e = pc_env(&A, PM__ENVELOPE__BODY_FLOW_STEP), *resp;
+    e->flow_step = pm_msg_new(&A, &pm__flow_step__descriptor);
+    e->flow_step->appointment_id = w3->id;
+    e->flow_step->action = PM__FLOW_ACTION__SEE;
+    e->flow_step->provider = "dr-zz";
+    SH_EXPECT(C, pc_call(C, e, &A, &resp), PM_E_INVALID_ARGUMENT);
+    assert_string_equal(pc_last_error_detail(C)->field, "provider");
+    e->flow_step->provider = "dr-a";
+    e->request_key.len = 0;
+    SH_EXPECT(C, pc_call(C, e, &A, &resp), PM_OK);
+    assert_string_equal(resp->appointment_ok->appointment->provider, "dr-a");
+    changed(resp->appointment_ok->appointment, "with the provider (dr-a)", "cleo", T(day, 9, 2, 0));
+    assert_string_equal(back->provider, "");
+}
+
+/* A walk-in for anyone goes to whoever is free first among those who offer the visit. */
+static void test_walk_in_for_anyone_offered_only(void **state)
+{
+    (void)state;
+    const char *day = "2026-05-20";
+    at(day, 7, 0, 0);
+    char pa[24], pb[24], pw[24];
+    patient("Offered", "Booked", pa);
+    patient("Offered", "Busy", pb);
+    patient("Offered", "Jab", pw);
+    book(pa, "dr-a", "checkup", day, 10, 0);
+    uint64_t b1 = book(pb, "dr-b", "checkup", day, 9, 0)->id;
+    at(day, 8, 55, 0);
+    step(R, b1, PM__FLOW_ACTION__ARRIVE, NULL);
+    at(day, 9, 0, 0);
+    step(C, b1, PM__FLOW_ACTION__SEE, NULL); /* dr-b busy until 09:30 */
+    /* a vaccine (dr-b's alone): dr-a is free, but does not give it */
+    Pm__Appointment *w;
+    SH_EXPECT(R, ts_walk_in(R, &A, pw, "main", "vaccine", NULL, NULL, &w), PM_OK);
+    Pm__Flow *f = flow("main", day);
+    print_message("      a vaccine walk-in for anyone while dr-b (who alone gives it) is busy "
+                  "until 09:30: estimated at %s\n",
+                  when((time_t)in_flow(f, w->id)->estimated_start));
+    expect_est(f, w->id, "W", T(day, 9, 30, 0));
+    expect_pace(f, "dr-b", 1.0, 0, 1);
+    /* seen without naming anyone: dr-b */
+    at(day, 9, 20, 0);
+    step(R, b1, PM__FLOW_ACTION__CHECK_OUT, NULL);
+    at(day, 9, 21, 0);
+    assert_string_equal(step(C, w->id, PM__FLOW_ACTION__SEE, NULL)->provider, "dr-b");
 }
 
 /* ---- the end of the day ---- */
@@ -1299,6 +1363,7 @@ int main(void)
         cmocka_unit_test_teardown(test_late_and_overdue, test_done),
         cmocka_unit_test_teardown(test_estimates, test_done),
         cmocka_unit_test_teardown(test_walk_in_for_anyone_seen, test_done),
+        cmocka_unit_test_teardown(test_walk_in_for_anyone_offered_only, test_done),
         cmocka_unit_test_teardown(test_close_day, test_done),
         cmocka_unit_test_teardown(test_auto_no_show, test_done),
     };

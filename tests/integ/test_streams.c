@@ -319,6 +319,14 @@ static void test_display_topics(void **state)
     assert_int_equal(tl.board, 5); /* the booking (today) and the four steps */
     assert_int_equal(tl.other, 0);
     assert_int_equal(tl2.events, 0);
+
+    /* a refused Subscribe leaves the connection with no topics at all */
+    SH_EXPECT(D, pc_subscribe(D, &refused[0], 1, 0, &A, NULL), PM_E_PERMISSION_DENIED);
+    memset(&tl, 0, sizeof tl);
+    step(R, ap->id, PM__FLOW_ACTION__UNDO, NULL);
+    pc_poll(D, 500);
+    pc_poll(D, 100);
+    assert_int_equal(tl.events, 0);
     pc_on_event(D, NULL, NULL);
     pc_on_event(D2, NULL, NULL);
 }
@@ -813,8 +821,10 @@ static void test_replay_with_reconnects(void **state)
             break;
         if (end && pm_mono_ms() - t_end > 15000)
             break;
-        /* open: one of three ways, from the last event received */
-        unsigned mode = end ? 1 : rnd(&rng, 3);
+        /* open: the three ways in turn (a new subscription, the library's reconnect, a raw
+         * connection), each from the last event received, at random moments */
+        static const unsigned turn[3] = {1, 0, 2};
+        unsigned mode = end ? 1 : turn[round % 3];
         if (mode == 0 && !P)
             mode = 1;
         if (mode == 0) {
@@ -873,7 +883,7 @@ static void test_replay_with_reconnects(void **state)
                   sessions[0] + sessions[1] + sessions[2], sessions[0], sessions[1], sessions[2],
                   rec.n, raw_events, rec.dups, rec.gaps, ref.n);
     assert_true(end > start + 100);
-    assert_true(sessions[0] >= 5 && sessions[1] >= 5 && sessions[2] >= 5);
+    assert_true(sessions[0] >= 4 && sessions[1] >= 4 && sessions[2] >= 4);
     /* the steady subscriber: every number handed out meanwhile, once, in order */
     assert_int_equal(ref.dups, 0);
     assert_int_equal(ref.gaps, 0);
