@@ -43,8 +43,11 @@
 #include "server.h"
 #include "store.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -693,6 +696,27 @@ static void populate(const char *otp)
     login_as("lobby", lobby, PM__ROLE__DISPLAY, 0);
 }
 
+/* Removes the practices of earlier runs that crashed (libFuzzer then exits without
+ * running atexit handlers): practiced-fuzz-PID-* whose process is gone. */
+static void remove_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int pid;
+        if (sscanf(e->d_name, "practiced-fuzz-%d-", &pid) != 1 || pid <= 0)
+            continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    closedir(d);
+}
+
 static void pick_base(void)
 {
     const char *env = getenv("PM_FUZZ_TMP");
@@ -701,7 +725,8 @@ static void pick_base(void)
         dir = "/dev/shm";
     if (!dir)
         dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(base_dir, sizeof base_dir, "%s/practiced-fuzz-XXXXXX", dir);
+    remove_stale(dir);
+    snprintf(base_dir, sizeof base_dir, "%s/practiced-fuzz-%d-XXXXXX", dir, (int)getpid());
     FUZZ_CHECK(mkdtemp(base_dir) != NULL);
     atexit(cleanup);
     snprintf(data_dir, sizeof data_dir, "%s/data", base_dir);
