@@ -478,7 +478,7 @@ out:
 
 int bs_get_stats(pc_client *mgr, pm_arena *a, Pm__Stats **out)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_STATS), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_GET_STATS), *resp = NULL;
     e->get_stats = pm_msg_new(a, &pm__get_stats__descriptor);
     int rc = pc_call(mgr, e, a, &resp);
     if (rc == PM_OK && resp->body_case != PM__ENVELOPE__BODY_STATS)
@@ -809,7 +809,7 @@ Pm__Patient *bs_make_patient(bs_rng *r, pm_arena *a)
 
 int bs_create_patient(pc_client *c, pm_arena *a, Pm__Patient *p)
 {
-    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_CREATE_PATIENT), *resp;
+    Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_CREATE_PATIENT), *resp = NULL;
     Pm__CreatePatient *cp = pm_msg_new(a, &pm__create_patient__descriptor);
     cp->patient = p;
     e->create_patient = cp;

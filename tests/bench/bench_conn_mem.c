@@ -98,7 +98,7 @@ static void child_ping(pc_client **c, long n, reply *r)
             continue;
         pm_arena a;
         pm_arena_init(&a, 0);
-        Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_PING), *resp;
+        Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_PING), *resp = NULL;
         Pm__Ping *p = pm_msg_new(&a, &pm__ping__descriptor);
         p->nonce = (uint64_t)i + 1;
         e->ping = p;

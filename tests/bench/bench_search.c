@@ -160,7 +160,7 @@ static void *search_main(void *arg)
         pm_arena a;
         pm_arena_init(&a, 0);
         int kind = w->kind;
-        Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_SEARCH_PATIENTS), *resp;
+        Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_SEARCH_PATIENTS), *resp = NULL;
         Pm__SearchPatients *q = pm_msg_new(&a, &pm__search_patients__descriptor);
         make_query(&r, kind, q, &a);
         e->search_patients = q;
