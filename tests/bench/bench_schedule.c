@@ -274,7 +274,7 @@ static void find_disk(const char *dir)
     char out[256] = "";
     ts_sh(out, sizeof out, "basename \"$(findmnt -no SOURCE -T '%s')\" 2>/dev/null", dir);
     out[strcspn(out, "\n")] = 0;
-    snprintf(disk_name, sizeof disk_name, "%s", out);
+    snprintf(disk_name, sizeof disk_name, "%.63s", out);
 }
 
 static void machine_read(pid_t server, machine_snap *m)
