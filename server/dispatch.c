@@ -11,6 +11,7 @@
 #include "pm_time.h"
 #include "pm_util.h"
 #include "server.h"
+#include "tickets.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -727,6 +728,9 @@ static int op_stats(req *r, MDB_txn *txn)
     st->committed_writes = ss.jobs;
     st->max_batch = ss.max_batch;
     st->replayed_answers = srv.replayed;
+    uint64_t issued;
+    st->tls_handshakes = srv.handshakes;
+    tickets_stats(srv.tickets, &st->tls_resumed, &issued);
     store_last_u64(txn, store_dbi(srv.st, DB_EVENTS), &st->last_event_seq);
     st->rss_bytes = rss_bytes();
     st->map_size = store_map_size(srv.st);

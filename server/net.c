@@ -483,6 +483,7 @@ static void conn_input_locked(conn *c)
             return;
         }
         c->handshake_done = 1;
+        srv.handshakes++;
         uv_timer_stop(&c->timer);
         uv_timer_start(&c->timer, on_prelogin_timeout, srv.cfg.prelogin_timeout_ms, 0);
     }

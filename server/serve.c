@@ -10,6 +10,7 @@
 #include "pm_util.h"
 #include "scheduling.h"
 #include "server.h"
+#include "tickets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -221,8 +222,10 @@ static void on_tick(uv_timer_t *t)
     net_tick();
     waitlist_tick();
     flow_tick();
-    if (++ticks % MAINTENANCE_S == 0)
+    if (++ticks % MAINTENANCE_S == 0) {
         maintenance();
+        tickets_tick(srv.tickets);
+    }
 }
 
 /* ---- stopping ---- */
@@ -267,7 +270,6 @@ static int tls_setup(const char *dir)
     pm_rng_init(&srv.rng, "practiced");
     mbedtls_x509_crt_init(&srv.chain);
     mbedtls_pk_init(&srv.key);
-    mbedtls_ssl_ticket_init(&srv.tickets);
     snprintf(path, sizeof path, "%s/server.crt", dir);
     if (mbedtls_x509_crt_parse_file(&srv.chain, path) != 0) {
         pm_error("tls: cannot read %s", path);
@@ -288,18 +290,15 @@ static int tls_setup(const char *dir)
     int rc = pm_tls_conf_init(&srv.tls, MBEDTLS_SSL_IS_SERVER, &srv.rng);
     if (rc)
         return rc;
-    if (mbedtls_ssl_conf_own_cert(&srv.tls, &srv.chain, &srv.key) != 0 ||
-        mbedtls_ssl_ticket_setup(&srv.tickets, pm_rng_bytes, &srv.rng, MBEDTLS_CIPHER_AES_256_GCM,
-                                 86400) != 0)
+    if (mbedtls_ssl_conf_own_cert(&srv.tls, &srv.chain, &srv.key) != 0)
         return PM_E_TLS;
-    mbedtls_ssl_conf_session_tickets_cb(&srv.tls, mbedtls_ssl_ticket_write,
-                                        mbedtls_ssl_ticket_parse, &srv.tickets);
-    return PM_OK;
+    return tickets_open(&srv.tickets, dir, &srv.rng, &srv.tls);
 }
 
 static void tls_teardown(void)
 {
-    mbedtls_ssl_ticket_free(&srv.tickets);
+    tickets_close(srv.tickets);
+    srv.tickets = NULL;
     mbedtls_ssl_config_free(&srv.tls);
     mbedtls_pk_free(&srv.key);
     mbedtls_x509_crt_free(&srv.chain);
@@ -497,8 +496,7 @@ int cmd_serve(int argc, char **argv)
         time_t t = sched_now();
         char when[32];
         strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime(&t));
-        pm_info("demo clock: the practice's time is %s, running %ux real time", when,
-                clock_speed);
+        pm_info("demo clock: the practice's time is %s, running %ux real time", when, clock_speed);
     }
     if ((rc = tls_setup(cfg->data_dir))) {
         pm_error("TLS setup failed: %s", pm_strerror(rc));

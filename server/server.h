@@ -4,7 +4,6 @@
 #define SERVER_H
 
 #include <mbedtls/ssl.h>
-#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 #include <stdint.h>
 #include <uv.h>
@@ -54,7 +53,7 @@ typedef struct server {
     mbedtls_ssl_config tls;
     mbedtls_x509_crt chain; /* server certificate followed by the practice CA */
     mbedtls_pk_context key;
-    mbedtls_ssl_ticket_context tickets;
+    struct tickets *tickets; /* session tickets that outlive a restart */
 
     uv_tcp_t listener;
     uv_signal_t sigint, sigterm;
@@ -63,8 +62,9 @@ typedef struct server {
     conn *conns; /* every open connection */
     uint64_t nconns;
     uint64_t next_conn_id;
-    uint64_t inflight; /* requests accepted and not yet answered, server-wide */
-    uint64_t replayed; /* write requests answered from their request key's first answer */
+    uint64_t inflight;   /* requests accepted and not yet answered, server-wide */
+    uint64_t replayed;   /* write requests answered from their request key's first answer */
+    uint64_t handshakes; /* TLS handshakes completed */
     int stopping;
 
     uint8_t rxbuf[65536]; /* shared read buffer: ciphertext lands here, is consumed at once */

@@ -324,6 +324,67 @@ static void test_roles_and_disable(void **state)
     ts_cleanup(&s);
 }
 
+static void tls_counts(pc_client *c, uint64_t *handshakes, uint64_t *resumed)
+{
+    pm_arena a;
+    pm_arena_init(&a, 0);
+    Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_GET_STATS), *resp = NULL;
+    e->get_stats = pm_msg_new(&a, &pm__get_stats__descriptor);
+    assert_int_equal(call(c, &a, e, &resp), PM_OK);
+    *handshakes = resp->stats->tls_handshakes;
+    *resumed = resp->stats->tls_resumed;
+    pm_arena_free(&a);
+}
+
+/* A reconnecting client resumes its TLS session from a ticket (no ECDHE, no signature),
+ * also after the server restarted: the ticket key is kept in the data directory. A
+ * damaged key file costs one full handshake, not the server. */
+static void test_tls_tickets_outlive_restart(void **state)
+{
+    (void)state;
+    ts_server s;
+    assert_int_equal(ts_init(&s, NULL), 0);
+    assert_int_equal(ts_start(&s, NULL), 0);
+    pc_client *m = ts_manager(&s);
+    assert_non_null(m);
+    uint64_t h0, r0, h, r;
+    tls_counts(m, &h0, &r0);
+    assert_int_equal(pc_reconnect(m), PM_OK);
+    tls_counts(m, &h, &r);
+    assert_int_equal(h, h0 + 1);
+    assert_int_equal(r, r0 + 1);
+
+    char path[512], out[256];
+    snprintf(path, sizeof path, "%s/tickets.key", s.dir);
+    assert_int_equal(ts_sh(out, sizeof out, "stat -c %%a %s", path), 0);
+    assert_string_equal(out, "600\n");
+
+    assert_int_equal(ts_restart(&s, NULL), 0);
+    assert_int_equal(pc_reconnect(m), PM_OK);
+    tls_counts(m, &h, &r);
+    print_message("      after a restart: %llu handshake(s), %llu resumed from a ticket\n",
+                  (unsigned long long)h, (unsigned long long)r);
+    assert_int_equal(r, 1);
+
+    /* the key file damaged: a new key, one full handshake, then resumption again */
+    /* written while the server runs; read when it starts again */
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not a key", f);
+    fclose(f);
+    assert_int_equal(ts_restart(&s, NULL), 0);
+    assert_true(ts_log_has(&s, "not a ticket key file"));
+    assert_int_equal(pc_reconnect(m), PM_OK);
+    tls_counts(m, &h, &r);
+    assert_int_equal(r, 0);
+    assert_int_equal(pc_reconnect(m), PM_OK);
+    tls_counts(m, &h, &r);
+    assert_int_equal(r, 1);
+    pc_free(m);
+    assert_int_equal(ts_stop(&s, SIGTERM), 0);
+    ts_cleanup(&s);
+}
+
 /* A session token resumes on a new connection and after a restart; logout ends it. */
 static void test_resume_restart_logout(void **state)
 {
@@ -423,9 +484,13 @@ static void test_tls_trust(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_one_time_password),     cmocka_unit_test(test_lockout),
-        cmocka_unit_test(test_idle_timeout),          cmocka_unit_test(test_roles_and_disable),
-        cmocka_unit_test(test_resume_restart_logout), cmocka_unit_test(test_tls_trust),
+        cmocka_unit_test(test_one_time_password),
+        cmocka_unit_test(test_lockout),
+        cmocka_unit_test(test_idle_timeout),
+        cmocka_unit_test(test_roles_and_disable),
+        cmocka_unit_test(test_resume_restart_logout),
+        cmocka_unit_test(test_tls_trust),
+        cmocka_unit_test(test_tls_tickets_outlive_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
