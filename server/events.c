@@ -353,6 +353,9 @@ void events_subscribe(req *r)
 {
     const Pm__Subscribe *s = r->env->subscribe;
     conn *c = r->c;
+    /* the new topics replace the old, refused or not; a replay under way stops */
+    conn_unsubscribe_all(c);
+    c->replay_next = c->replay_until = 0;
     if (s->n_topics == 0 || s->n_topics > TOPICS_MAX) {
         req_fail(r, PM_E_INVALID_ARGUMENT, "topics", "give 1 to %d topics", TOPICS_MAX);
         req_finish(r);
@@ -372,9 +375,6 @@ void events_subscribe(req *r)
             return;
         }
     }
-    /* the new topics replace the old; a replay under way stops */
-    conn_unsubscribe_all(c);
-    c->replay_next = c->replay_until = 0;
     int rc = PM_OK;
     for (size_t i = 0; i < s->n_topics && rc == PM_OK; i++) {
         struct topic *t = topic_get(s->topics[i], 1);

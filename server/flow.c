@@ -74,7 +74,7 @@ static int queue_order(const void *x, const void *y)
 /* Estimates when each waiting patient will be seen: every provider is free once the
  * visit in progress ends at the day's pace; the waiting are seen in order, not before
  * their time; a walk-in for anyone goes to whoever is free first. */
-static int estimate(struct req *r, flow_day *fd, time_t now)
+static int estimate(struct req *r, MDB_txn *txn, flow_day *fd, time_t now)
 {
     pm_arena *a = &r->arena;
     const char **names = pm_arena_alloc(a, sizeof *names * (fd->n + 1));
@@ -127,8 +127,11 @@ static int estimate(struct req *r, flow_day *fd, time_t now)
             for (k = 0; k < np && strcmp(names[k], ap->provider) != 0; k++)
                 ;
         } else {
+            /* whoever offers the visit and is free first */
+            Pm__VisitType *vt = NULL;
+            setup_visit_type(txn, ap->visit_type, &r->arena, &vt);
             for (size_t j = 0; j < np; j++)
-                if (k == np || free_at[j] < free_at[k])
+                if ((!vt || vt_offered_by(vt, names[j])) && (k == np || free_at[j] < free_at[k]))
                     k = j;
             if (k < np && ap->id == fd->pick_for)
                 fd->picked = names[k];
@@ -179,7 +182,7 @@ static int flow_load(struct req *r, MDB_txn *txn, const char *location, const ch
         fd->appts[fd->n++] = a;
     }
     free(sp);
-    return estimate(r, fd, now);
+    return estimate(r, txn, fd, now);
 }
 
 static int room_name(MDB_txn *txn, const char *id, pm_arena *a, const char **out)
@@ -408,17 +411,25 @@ static int pick_provider(struct req *r, MDB_txn *txn, Pm__Appointment *a, const 
 {
     if (*named) {
         Pm__Provider *pv;
+        Pm__VisitType *vt;
         if (setup_provider(txn, named, &r->arena, &pv) != PM_OK)
             return req_fail(r, PM_E_INVALID_ARGUMENT, "provider", "no provider %s", named);
+        if (setup_visit_type(txn, a->visit_type, &r->arena, &vt) == PM_OK &&
+            !vt_offered_by(vt, named))
+            return req_fail(r, PM_E_INVALID_ARGUMENT, "provider", "%s does not offer %s", named,
+                            a->visit_type);
         a->provider = (char *)named;
+        a->provider_picked = 1;
         return PM_OK;
     }
     char date[11];
     pm_local_date(now, date);
     flow_day fd = {.pick_for = a->id};
     int rc = flow_load(r, txn, a->location, date, now, &fd);
-    if (rc == PM_OK && fd.picked)
+    if (rc == PM_OK && fd.picked) {
         a->provider = (char *)fd.picked;
+        a->provider_picked = 1;
+    }
     return rc;
 }
 
@@ -482,6 +493,9 @@ int flow_step(struct req *r, wctx *ctx)
             return req_fail(r, PM_E_INVALID_ARGUMENT, "action",
                             "cannot hand to the provider: the patient is %s", status_word(st));
         what = "with the provider";
+        if (*s->provider && *a->provider && strcmp(s->provider, a->provider) != 0)
+            return req_fail(r, PM_E_INVALID_ARGUMENT, "provider",
+                            "the visit is with %s; move it to change the provider", a->provider);
         if (!*a->provider) {
             if ((rc = pick_provider(r, ctx->txn, a, s->provider, now)))
                 return rc;
@@ -517,6 +531,11 @@ int flow_step(struct req *r, wctx *ctx)
             a->status =
                 a->roomed_at ? PM__APPOINTMENT_STATUS__ROOMED : PM__APPOINTMENT_STATUS__ARRIVED;
             a->seen_at = 0;
+            if (a->provider_picked) {
+                /* a walk-in for anyone again */
+                a->provider = "";
+                a->provider_picked = 0;
+            }
             what = "undo: with the provider";
         } else if (st == PM__APPOINTMENT_STATUS__ROOMED) {
             a->status = PM__APPOINTMENT_STATUS__ARRIVED;
@@ -632,9 +651,12 @@ static int close_day(struct req *r, wctx *ctx, MDB_txn *txn, const char *locatio
         free(sp);
         return PM_E_NOMEM;
     }
+    /* closing today takes only who is overdue: a later visit may still come */
+    time_t due = sched_now() - (time_t)flow_cfg.grace_s;
     for (size_t i = 0; i < n && rc == PM_OK; i++) {
         Pm__Appointment *a;
-        if (sp[i].start < t0 || sp[i].status != PM__APPOINTMENT_STATUS__BOOKED ||
+        if (sp[i].start < t0 || sp[i].start > due ||
+            sp[i].status != PM__APPOINTMENT_STATUS__BOOKED ||
             appt_load(txn, sp[i].id, &r->arena, &a) != PM_OK)
             continue;
         if (confirm) {
