@@ -114,30 +114,31 @@ size_t pm_frame_decode_budget(size_t len)
     return 64 * 1024 + len * 4;
 }
 
-Pm__Envelope *pm_frame_decode(pm_arena *a, const uint8_t *body, size_t len)
-{
-    return pm__envelope__unpack(pm_arena_pbc(a), len, body);
-}
-
-static int text_valid(const ProtobufCMessage *m, const char **bad, int depth)
+/* Visits m and the messages inside it: drops what protobuf-c kept of fields it does not
+ * know (strip), and checks every string is text (bad != NULL). */
+static int walk(ProtobufCMessage *m, const char **bad, int strip, int depth)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
-    const char *base = (const char *)m;
+    char *base = (char *)m;
+    if (strip) {
+        m->n_unknown_fields = 0;
+        m->unknown_fields = NULL;
+    }
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE && (f->type != PROTOBUF_C_TYPE_STRING || !bad))
             continue;
         if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
             *(const uint32_t *)(const void *)(base + f->quantifier_offset) != f->id)
             continue;
         size_t n = 1;
-        const void *const *items = (const void *const *)(const void *)(base + f->offset);
+        void *const *items = (void *const *)(void *)(base + f->offset);
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
             n = *(const size_t *)(const void *)(base + f->quantifier_offset);
-            items = *(const void *const *const *)(const void *)(base + f->offset);
+            items = *(void *const *const *)(void *)(base + f->offset);
         }
         for (size_t k = 0; k < n; k++) {
-            const void *v = items[k];
+            void *v = items[k];
             if (!v)
                 continue;
             if (f->type == PROTOBUF_C_TYPE_STRING) {
@@ -146,7 +147,7 @@ static int text_valid(const ProtobufCMessage *m, const char **bad, int depth)
                     *bad = f->name;
                     return 0;
                 }
-            } else if (depth < 32 && !text_valid(v, bad, depth + 1)) {
+            } else if (depth < 32 && !walk(v, bad, strip, depth + 1)) {
                 return 0;
             }
         }
@@ -154,10 +155,21 @@ static int text_valid(const ProtobufCMessage *m, const char **bad, int depth)
     return 1;
 }
 
+Pm__Envelope *pm_frame_decode(pm_arena *a, const uint8_t *body, size_t len)
+{
+    Pm__Envelope *env = pm__envelope__unpack(pm_arena_pbc(a), len, body);
+    /* Fields this version does not know are dropped, not carried into stored records:
+     * protobuf-c would pack some of them back in a form it cannot read (a field number 0
+     * written in two bytes), and a record must hold only what the server checked. */
+    if (env)
+        walk(&env->base, NULL, 1, 0);
+    return env;
+}
+
 int pm_msg_text_valid(const ProtobufCMessage *msg, const char **bad_field)
 {
     *bad_field = NULL;
-    return text_valid(msg, bad_field, 0);
+    return walk((ProtobufCMessage *)msg, bad_field, 0, 0);
 }
 
 static int read_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)

@@ -31,40 +31,4 @@ static inline int fuzz_strict(void)
     return strict;
 }
 
-/* Known finding "field0": protobuf-c reads a field number 0 whose tag takes more bytes than
- * it needs (0x82 0x00) and keeps it as an unknown field, packs it back in one byte (0x02),
- * and then refuses to read what it packed. A client's CreatePatient carrying one is stored
- * as it came, so the stored patient no longer decodes, and the answer and the event carry
- * bytes no client can read (crashes/fuzz_envelope/field0-*, crashes/fuzz_dispatch/field0-*).
- * Whether m or a message inside it holds such a field. */
-static inline int fuzz_has_field0(const ProtobufCMessage *m, int depth)
-{
-    if (!m || depth > 64)
-        return 0;
-    for (unsigned i = 0; i < m->n_unknown_fields; i++)
-        if (m->unknown_fields[i].tag == 0)
-            return 1;
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    const char *base = (const char *)m;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-            *(const uint32_t *)(const void *)(base + f->quantifier_offset) != f->id)
-            continue;
-        size_t n = 1;
-        const ProtobufCMessage *const *items =
-            (const ProtobufCMessage *const *)(const void *)(base + f->offset);
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            n = *(const size_t *)(const void *)(base + f->quantifier_offset);
-            items = *(const ProtobufCMessage *const *const *)(const void *)(base + f->offset);
-        }
-        for (size_t k = 0; k < n; k++)
-            if (fuzz_has_field0(items[k], depth + 1))
-                return 1;
-    }
-    return 0;
-}
-
 #endif
