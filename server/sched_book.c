@@ -325,8 +325,19 @@ static size_t keep_active(appt_span *sp, size_t n, uint64_t exclude)
     return k;
 }
 
-size_t appt_peak_overlap(const appt_span *sp, size_t n, time_t t0, time_t t1)
+size_t appt_peak_overlap(const appt_span *sp_all, size_t n_all, time_t t0, time_t t1)
 {
+    /* only the spans that overlap [t0, t1) can count: usually none or one */
+    appt_span in[32];
+    const appt_span *sp = in;
+    size_t n = 0;
+    for (size_t i = 0; i < n_all && n < 32; i++)
+        if (sp_all[i].start < t1 && sp_all[i].end > t0)
+            in[n++] = sp_all[i];
+    if (n == 32) {
+        sp = sp_all;
+        n = n_all;
+    }
     size_t peak = 0;
     for (size_t i = 0; i <= n; i++) {
         time_t at = i < n ? (sp[i].start > t0 ? sp[i].start : t0) : t0;

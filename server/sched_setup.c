@@ -313,6 +313,10 @@ int avail_exceptions(MDB_txn *txn, const char *provider, time_t t0, time_t t1, p
          g = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
         if (k.mv_size != plen + 16 || memcmp(k.mv_data, start, plen) != 0)
             break;
+        /* sorted by end, and none is longer than 366 days (sched_add_exception): one that
+         * ends this late starts after t1 */
+        if (pm_get_u64((uint8_t *)k.mv_data + plen) > (uint64_t)t1 + 366 * 86400)
+            break;
         Pm__Exception *e;
         if (exception_get(txn, pm_get_u64((uint8_t *)k.mv_data + plen + 8), a, &e) != PM_OK ||
             e->start >= t1)

@@ -25,6 +25,8 @@ typedef struct prov_ctx {
     Pm__Provider *p;
     Pm__Template **tpls;
     size_t ntpl;
+    Pm__Exception **ex; /* those of the whole range, read once */
+    size_t nex;
 } prov_ctx;
 
 typedef struct room_day {
@@ -115,14 +117,11 @@ static int provider_day_slots(struct req *r, MDB_txn *txn, const prov_ctx *pc,
         return PM_OK;
     appt_span *sp;
     size_t nsp;
-    Pm__Exception **ex;
-    size_t nex;
+    /* the provider's exceptions of the whole range, read once per request */
+    Pm__Exception **ex = pc->ex;
+    size_t nex = pc->nex;
     if ((rc = appt_spans(txn, DB_APPT_PROV, pc->p->id, day0, day1, &sp, &nsp)))
         return rc;
-    if ((rc = avail_exceptions(txn, pc->p->id, day0, day1, &r->arena, &ex, &nex))) {
-        free(sp);
-        return rc;
-    }
     size_t active = 0;
     for (size_t i = 0; i < nsp; i++)
         if (appt_active(sp[i].status))
@@ -265,6 +264,10 @@ int sched_find_slots(struct req *r, MDB_txn *txn)
     time_t t_from, t_to;
     pm_local_instant(from, 0, &t_from);
     pm_local_instant(to, 24 * 60, &t_to);
+    for (size_t i = 0; i < np; i++)
+        if ((rc = avail_exceptions(txn, pcs[i].p->id, t_from, t_to, &r->arena, &pcs[i].ex,
+                                   &pcs[i].nex)))
+            return rc;
     if (*mrn && (rc = appt_spans(txn, DB_APPT_PAT, mrn, t_from, t_to, &pat, &npat)))
         return rc;
     room_day *rooms = NULL;
