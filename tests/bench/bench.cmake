@@ -20,7 +20,7 @@ set_target_properties(bench_fanout PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_C
 # Load generators on libuv (issue 6): many TLS connections per thread, pipelined requests.
 add_library(pm_bench_uv STATIC bench/bench_uv.c)
 target_link_libraries(pm_bench_uv PUBLIC pm_bench)
-foreach(b bench_storm bench_flood)
+foreach(b bench_storm bench_flood bench_load)
   add_executable(${b} bench/${b}.c integ/sched_help.c)
   target_link_libraries(${b} PRIVATE pm_bench_uv Threads::Threads)
   set_target_properties(${b} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/bench)
