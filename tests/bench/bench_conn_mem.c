@@ -14,8 +14,11 @@
 
 #include "pm_err.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <mbedtls/ssl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +30,10 @@
 
 static struct {
     long conns;
-    int procs, cycles;
+    int procs, cycles, limit_check;
     double settle;
     const char *dir;
-} opt = {1000, 2, 2, 1.5, "/tmp"};
+} opt = {1000, 2, 2, 1, 1.5, "/tmp"};
 
 static void usage(FILE *f)
 {
@@ -46,8 +49,12 @@ static void usage(FILE *f)
             "  --settle S     seconds to let the server settle before reading RSS (default "
             "%.1f)\n"
             "  --dir DIR      where the data directory goes (default %s)\n"
+            "  --no-limit-check  start the server without --max-connections at the count\n"
+            "                 (by default it gets exactly the manager and the N clients, and\n"
+            "                 one more connection is tried while all are open)\n"
             "  --help\n\n"
-            "Target: server RSS growth < %.0f KiB per idle connection.\n",
+            "Target: server RSS growth < %.0f KiB per idle connection; the connection over\n"
+            "--max-connections refused, the server healthy.\n",
             opt.conns, opt.procs, CLIENTS_PER_PROC, opt.cycles, opt.settle, opt.dir, TARGET_KIB);
 }
 
@@ -202,6 +209,58 @@ static void reap(child *ch, int n)
     }
 }
 
+/* ---- one connection over the limit ---- */
+
+/* What a client sees when it connects to a full server: the pc library's answer (and how
+ * long it took), and what the socket itself got after the TCP connect (the server accepts,
+ * then closes at once: an end of file or a reset). rc PM_OK means it was let in. */
+static int probe_pc(const ts_server *s, const uint8_t *token, char *what, size_t n, double *ms)
+{
+    pc_opts po = {.host = "127.0.0.1",
+                  .port = s->port,
+                  .ca_file = s->ca,
+                  .client_name = "bench_conn_mem probe",
+                  .timeout_ms = 10000,
+                  .retries = -1};
+    pc_client *c = pc_new(&po);
+    if (!c)
+        return PM_E_NOMEM;
+    pc_set_token(c, token, 32);
+    uint64_t t0 = bs_now_us();
+    int rc = pc_connect(c);
+    *ms = (double)(bs_now_us() - t0) / 1000.0;
+    snprintf(what, n, "%s", rc == PM_OK ? "connected" : pc_last_error(c));
+    pc_free(c);
+    return rc;
+}
+
+static const char *probe_tcp(const ts_server *s, char *buf, size_t n)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+    sa.sin_addr.s_addr = htonl(0x7f000001);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        snprintf(buf, n, "TCP connect failed: %s", strerror(errno));
+    } else {
+        struct timeval tv = {5, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        static const char hello[] = "\x16\x03\x01\x00\x05hello"; /* the start of a record */
+        ssize_t w = send(fd, hello, sizeof hello - 1, MSG_NOSIGNAL);
+        char b[64];
+        ssize_t r = recv(fd, b, sizeof b, 0);
+        if (r == 0)
+            snprintf(buf, n, "TCP connect accepted, then end of file (the server closed it)");
+        else if (r < 0)
+            snprintf(buf, n, "TCP connect accepted, then %s%s", strerror(errno),
+                     w < 0 ? " (the first write failed too)" : "");
+        else
+            snprintf(buf, n, "TCP connect accepted, %zd bytes came back", r);
+    }
+    if (fd >= 0)
+        close(fd);
+    return buf;
+}
+
 /* The server's VmRSS once it stops moving (two readings 250 ms apart within 64 KiB), after
  * at least opt.settle seconds and at most 10 s more. */
 static long settled_rss(pid_t pid)
@@ -221,13 +280,10 @@ static long settled_rss(pid_t pid)
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        {"conns", required_argument, 0, 'n'},
-        {"procs", required_argument, 0, 't'},
-        {"settle", required_argument, 0, 's'},
-        {"dir", required_argument, 0, 'd'},
-        {"cycles", required_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"conns", required_argument, 0, 'n'},  {"procs", required_argument, 0, 't'},
+        {"settle", required_argument, 0, 's'}, {"dir", required_argument, 0, 'd'},
+        {"cycles", required_argument, 0, 'c'}, {"no-limit-check", no_argument, 0, 'L'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
     };
     int chopt;
     while ((chopt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -246,6 +302,9 @@ int main(int argc, char **argv)
             break;
         case 'd':
             opt.dir = optarg;
+            break;
+        case 'L':
+            opt.limit_check = 0;
             break;
         case 'h':
             usage(stdout);
@@ -296,8 +355,15 @@ int main(int argc, char **argv)
     pm_arena a;
     pm_arena_init(&a, 0);
     char extra[64] = "";
-    if (opt.conns > 11000)
-        snprintf(extra, sizeof extra, "--max-connections %ld", opt.conns + 100);
+    long limit = 0;
+    if (opt.limit_check) /* the manager and the clients, and not one more */
+        limit = opt.conns + 1;
+    else if (opt.conns > 11000)
+        limit = opt.conns + 100;
+    if (limit) {
+        snprintf(extra, sizeof extra, "--max-connections %ld", limit);
+        printf("# practiced serve %s\n", extra);
+    }
     if (bs_server_start(&s, opt.dir, extra) != 0)
         goto out;
     if (!(mgr = ts_manager(&s)))
@@ -340,9 +406,34 @@ int main(int argc, char **argv)
     bs_result("bench_client.rss_per_connection", (double)(r.rss_kib - r0.rss_kib) / (double)opened,
               "KiB");
 
+    int refused_ok = 1;
+    if (opt.limit_check) {
+        /* the server is full: one more, a few times, then is everybody else still served? */
+        char what[256], tcp[256];
+        double ms, worst = 0;
+        int let_in = 0;
+        for (int i = 0; i < 20; i++) {
+            let_in += probe_pc(&s, token, what, sizeof what, &ms) == PM_OK;
+            worst = ms > worst ? ms : worst;
+        }
+        printf("# over the limit (%ld open of --max-connections %ld), the pc library says: %s "
+               "(%.1f ms)\n",
+               opened + 1, limit, what, ms);
+        printf("# at the socket: %s\n", probe_tcp(&s, tcp, sizeof tcp));
+        bs_result("limit.extra_connections_let_in", let_in, "of 20");
+        bs_result("limit.refusal_ms_max", worst, "ms");
+        bs_result("limit.server_log_refusals", ts_log_has(&s, "connection limit reached"), "seen");
+        Pm__Stats *st2;
+        int healthy = bs_get_stats(mgr, &a, &st2) == PM_OK;
+        bs_result("limit.server.connections_after", healthy ? (double)st2->connections : -1,
+                  "connections");
+        refused_ok = !let_in && healthy;
+    }
+
     if (command(ch, nproc, 'p', &r, &secs) != 0)
         goto out;
     bs_result("pings_answered", (double)r.ok, "pings");
+    long ping_failed = r.failed;
     long rss2 = settled_rss(s.pid);
     bs_result("server.rss_after_ping", (double)rss2, "KiB");
     bs_result("server.rss_per_connection_after_ping", (double)(rss2 - rss0) / (double)opened,
@@ -351,6 +442,14 @@ int main(int argc, char **argv)
     if (command(ch, nproc, 'c', &r, NULL) != 0)
         goto out;
     long rss3 = settled_rss(s.pid);
+    if (opt.limit_check) {
+        char what[256];
+        double ms;
+        int in = probe_pc(&s, token, what, sizeof what, &ms) == PM_OK;
+        printf("# once the clients closed, a new connection: %s (%.1f ms)\n", what, ms);
+        bs_result("limit.connect_after_close", in, "connected");
+        refused_ok &= in;
+    }
     bs_result("server.rss_after_close", (double)rss3, "KiB");
     bs_result("server.rss_retained_per_closed_connection", (double)(rss3 - rss0) / (double)opened,
               "KiB");
@@ -372,6 +471,12 @@ int main(int argc, char **argv)
     bs_verdict("server RSS < 48 KiB per idle connection", idle < TARGET_KIB,
                "%.1f KiB idle, %.1f KiB after one Ping each, %ld connections", idle,
                (double)(rss2 - rss0) / (double)opened, opened);
+    if (opt.limit_check)
+        bs_verdict("the connection over --max-connections refused, the server healthy",
+                   refused_ok && ping_failed == 0,
+                   "limit %ld: 20 tries over it, GetStats and %ld pings answered meanwhile, a "
+                   "connection let in once they closed",
+                   limit, opened);
     bs_print_load("after");
     rc = 0;
 out:
