@@ -109,6 +109,7 @@ static void conn_free(conn *c)
     mbedtls_ssl_free(&c->ssl);
     pm_framer_free(&c->framer);
     pm_buf_free(&c->stash);
+    pm_buf_free(&c->pt_rest);
     pm_buf_free(&c->tx);
     free(c);
 }
@@ -171,6 +172,7 @@ static void on_shutdown(uv_shutdown_t *sreq, int status)
 
 static void conn_pump(conn *c);
 static void conn_flush(conn *c);
+static void turn_close(void);
 static void check_output(conn *c);
 
 void conn_end(conn *c, const char *why)
@@ -206,6 +208,7 @@ void net_end_all(const char *why)
 {
     while (srv.conns)
         conn_end(srv.conns, why);
+    turn_close();
 }
 
 /* ---- output ---- */
@@ -382,6 +385,102 @@ void conn_send_error(conn *c, uint64_t id, int code, const char *message, const 
 
 /* ---- input ---- */
 
+/* Fairness: in one turn of the loop a connection dispatches at most TURN_FRAMES frames
+ * or TURN_NS of work, then yields: what it sent stays queued (ciphertext in the socket
+ * or its stash, plaintext in pt_rest) and it carries on in the next turn, after every
+ * other connection had its share. One client flooding requests cannot hold the loop. */
+#define TURN_FRAMES 32
+#define TURN_NS     (1000 * 1000)
+
+static struct {
+    int init;
+    uv_check_t check; /* after each poll: a new turn */
+    uv_idle_t idle;   /* while some connection yielded: resume them, poll without waiting */
+    uint64_t no;
+    conn *head, **tail;
+} turn;
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void conn_input(conn *c);
+static void conn_keep_rx(conn *c);
+
+static void on_turn_check(uv_check_t *h)
+{
+    (void)h;
+    turn.no++;
+}
+
+static void on_turn_idle(uv_idle_t *h)
+{
+    conn *list = turn.head;
+    turn.head = NULL;
+    turn.tail = &turn.head;
+    while (list) {
+        conn *c = list;
+        list = c->next_ready;
+        c->next_ready = NULL;
+        c->yielded = 0;
+        if (!c->closing && !srv.stopping) {
+            if (!c->paused && !c->sink)
+                uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+            conn_input(c);
+            if (!c->closing)
+                conn_keep_rx(c);
+        }
+        conn_unref(c);
+    }
+    if (!turn.head)
+        uv_idle_stop(h);
+}
+
+static void turn_init(void)
+{
+    if (turn.init)
+        return;
+    turn.init = 1;
+    turn.tail = &turn.head;
+    uv_check_init(srv.loop, &turn.check);
+    uv_check_start(&turn.check, on_turn_check);
+    uv_unref((uv_handle_t *)&turn.check);
+    uv_idle_init(srv.loop, &turn.idle);
+}
+
+static void turn_close(void)
+{
+    if (!turn.init || uv_is_closing((uv_handle_t *)&turn.idle))
+        return;
+    uv_close((uv_handle_t *)&turn.check, NULL);
+    uv_close((uv_handle_t *)&turn.idle, NULL);
+}
+
+/* Whether c has had its share of this turn; if so it stops reading, keeps rest[0..n)
+ * and waits for the next. */
+static int conn_yield(conn *c, const uint8_t *rest, size_t n)
+{
+    uint64_t now = uv_hrtime();
+    if (c->turn_no != turn.no) {
+        c->turn_no = turn.no;
+        c->turn_frames = 0;
+        c->turn_t0 = now;
+    }
+    if (++c->turn_frames < TURN_FRAMES && now - c->turn_t0 < TURN_NS)
+        return 0;
+    if (n && pm_buf_append(&c->pt_rest, rest, n) != PM_OK) {
+        conn_abort(c, "out of memory");
+        return 1;
+    }
+    turn_init();
+    c->yielded = 1;
+    if (!c->sink)
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    conn_ref(c);
+    *turn.tail = c;
+    turn.tail = &c->next_ready;
+    uv_idle_start(&turn.idle, on_turn_idle);
+    return 1;
+}
+
 static void conn_frames(conn *c, const uint8_t *p, size_t n)
 {
     size_t off = 0;
@@ -392,11 +491,18 @@ static void conn_frames(conn *c, const uint8_t *p, size_t n)
         int r = pm_framer_feed(&c->framer, p + off, n - off, &used, &body, &blen);
         off += used;
         if (r == 1) {
+            if (c->turn_no != turn.no) {
+                c->turn_no = turn.no;
+                c->turn_frames = 0;
+                c->turn_t0 = uv_hrtime();
+            }
             dispatch_frame(c, body, blen);
             if (!c->closing && c->inflight >= srv.cfg.max_inflight && !c->paused) {
                 c->paused = 1;
                 uv_read_stop((uv_stream_t *)&c->tcp);
             }
+            if (!c->closing && conn_yield(c, p + off, n - off))
+                return;
         } else if (r < 0) {
             pm_warn("conn %llu %s: %s", (unsigned long long)c->id, c->peer, pm_strerror(r));
             conn_send_error(c, 0, r, r == PM_E_FRAME_TOO_LARGE ? "frame over the limit" : NULL,
@@ -487,7 +593,16 @@ static void conn_input_locked(conn *c)
         uv_timer_stop(&c->timer);
         uv_timer_start(&c->timer, on_prelogin_timeout, srv.cfg.prelogin_timeout_ms, 0);
     }
-    while (!c->closing && !c->paused) {
+    if (c->pt_rest.len && !c->yielded) {
+        /* what was left when it yielded; a new yield keeps the rest of it again */
+        pm_buf rest = c->pt_rest;
+        c->pt_rest.data = NULL;
+        c->pt_rest.len = c->pt_rest.cap = 0;
+        conn_frames(c, rest.data, rest.len);
+        frame_timer(c);
+        pm_buf_free(&rest);
+    }
+    while (!c->closing && !c->paused && !c->yielded) {
         int n = mbedtls_ssl_read(&c->ssl, srv.ptbuf, sizeof srv.ptbuf);
         if (n > 0) {
             conn_frames(c, srv.ptbuf, (size_t)n);
@@ -582,9 +697,11 @@ void conn_request_done(conn *c)
     srv.inflight--;
     if (!c->closing && !srv.stopping && c->paused && c->inflight <= srv.cfg.max_inflight / 2) {
         c->paused = 0;
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        /* a yielded connection goes on in its turn (on_turn_idle) */
+        if (!c->yielded && !c->sink)
+            uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         /* Inside conn_input the caller's loop goes on by itself. */
-        if (!c->in_input) {
+        if (!c->in_input && !c->yielded) {
             conn_input(c);
             if (!c->closing)
                 conn_keep_rx(c);
@@ -612,6 +729,7 @@ static conn *conn_alloc(void)
     mbedtls_ssl_init(&c->ssl);
     pm_framer_init(&c->framer, PM_FRAME_MAX_PRELOGIN);
     pm_buf_init(&c->stash, STASH_MAX);
+    pm_buf_init(&c->pt_rest, sizeof srv.ptbuf);
     pm_buf_init(&c->tx, TX_MAX);
     return c;
 }

@@ -47,12 +47,18 @@ struct conn {
     unsigned paused : 1;
     unsigned in_input : 1;
     unsigned handles_open : 2;
+    unsigned yielded : 1; /* used its share of this loop turn; goes on in the next */
 
     /* input: ciphertext not yet taken by mbedtls, either in srv.rxbuf or in stash */
     const uint8_t *rx;
     size_t rx_len;
     pm_buf stash;
     pm_framer framer;
+    pm_buf pt_rest;   /* plaintext not yet framed when it yielded */
+    uint64_t turn_no; /* the loop turn turn_frames counts in */
+    uint64_t turn_t0; /* when its first frame of that turn began (uv_hrtime) */
+    uint32_t turn_frames;
+    conn *next_ready; /* in the list of yielded connections */
 
     /* output: frames waiting for TLS, then ciphertext waiting for the socket */
     struct outq_node *outq_head, **outq_tail;

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "pm_buf.h"
 #include "pm_err.h"
 #include "pm_frame.h"
 #include "pm_time.h"
@@ -438,6 +439,57 @@ static void test_deep_nesting(void **state)
     control_check("deeply nested unknown fields");
 }
 
+/* ---- one client floods, the others are served ---- */
+
+/* 50,000 pings written in one burst (about 800 KB): every one answered, in order, while
+ * the control client goes on being served: the flooder gets its share of each loop turn
+ * (at most 32 frames or 1 ms), then waits for the next. */
+static void test_pipelined_flood(void **state)
+{
+    (void)state;
+    enum { N = 50000 };
+    ts_raw *r = raw_session();
+    pm_buf out;
+    pm_buf_init(&out, 8 << 20);
+    pm_arena a;
+    pm_arena_init(&a, 0);
+    for (uint64_t i = 1; i <= N; i++) {
+        Pm__Envelope *e = pc_env(&a, PM__ENVELOPE__BODY_PING);
+        e->ping = pm_msg_new(&a, &pm__ping__descriptor);
+        e->ping->nonce = i;
+        e->id = 1000 + i;
+        size_t n;
+        uint8_t *f = pm_frame_pack(e, &n);
+        assert_non_null(f);
+        assert_int_equal(pm_buf_append(&out, f, n), PM_OK);
+        free(f);
+        if (i % 1000 == 0) {
+            pm_arena_free(&a);
+            pm_arena_init(&a, 0);
+        }
+    }
+    uint64_t t0 = pm_mono_us();
+    assert_int_equal(ts_raw_send(r, out.data, out.len), 0);
+    uint64_t got = 0;
+    for (; got < N; got++) {
+        Pm__Envelope *e;
+        pm_arena_free(&a);
+        pm_arena_init(&a, 0);
+        if (next_env(r, &a, 30000, &e) != 1)
+            break;
+        assert_int_equal(e->body_case, PM__ENVELOPE__BODY_PONG);
+        assert_int_equal(e->id, 1000 + got + 1);
+    }
+    double ms = (double)(pm_mono_us() - t0) / 1000.0;
+    print_message("      %d pings (%zu bytes) in one burst: %llu answered in order in %.0f ms\n", N,
+                  out.len, (unsigned long long)got, ms);
+    assert_int_equal(got, N);
+    pm_arena_free(&a);
+    pm_buf_free(&out);
+    ts_raw_close(r);
+    control_check("during a pipelined flood");
+}
+
 /* ---- random bytes after a good handshake ---- */
 
 static void test_random_after_handshake(void **state)
@@ -681,7 +733,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stalled_handshakes), cmocka_unit_test(test_huge_repeated_field),
         cmocka_unit_test(test_deep_nesting),       cmocka_unit_test(test_random_after_handshake),
-        cmocka_unit_test(test_slow_subscriber),
+        cmocka_unit_test(test_slow_subscriber),    cmocka_unit_test(test_pipelined_flood),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
