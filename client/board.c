@@ -37,15 +37,6 @@
 #define REFRESH_MS       20000 /* a fresh GetBoard this often, events or not */
 #define NOTICE_MAX       256
 
-#define HELP_OPTION                                                                                \
-    {                                                                                              \
-        "help", no_argument, 0, 'h'                                                                \
-    }
-#define END_OPTIONS                                                                                \
-    {                                                                                              \
-        0, 0, 0, 0                                                                                 \
-    }
-
 /* The display this computer is, as kept in the configuration directory. */
 typedef struct display_cred {
     char device[CLI_NAME_MAX];

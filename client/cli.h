@@ -91,12 +91,31 @@ extern const cli_cmd cli_desk_cmds[];  /* desk (desk*.c) */
 #define CLI_OPT_HELP (-2) /* --help was given and printed: exit 0 */
 #define CLI_OPT_BAD  (-3) /* a usage error was printed: exit 2 */
 
+/* The last two entries of every command's option table. */
+#define HELP_OPTION                                                                                \
+    {                                                                                              \
+        "help", no_argument, 0, 'h'                                                                \
+    }
+#define END_OPTIONS                                                                                \
+    {                                                                                              \
+        0, 0, 0, 0                                                                                 \
+    }
+
 /* The next option of argv (getopt_long with these long options, plus -h/--help), or -1 at
  * the end; then argv[optind...] are the operands. Prints the help or the usage error
  * itself, returning CLI_OPT_HELP or CLI_OPT_BAD. */
 int cli_opt(cli *c, int argc, char **argv, const struct option *opts);
 /* The exit code for a cli_opt result other than an option. */
 int cli_opt_exit(int o);
+/* The exit code of a command's scan that returned CLI_OPT_HELP (the help was printed: 0)
+ * or an exit code. */
+int cli_scan_exit(int rc);
+/* Scans the command line of a command that has no options but --help and takes exactly
+ * `operands` operands; usage is the usage error when the count is wrong. CLI_OPT_HELP
+ * after the help, else an exit code. */
+int cli_no_options(cli *c, int argc, char **argv, int operands, const char *usage);
+/* The same for a list that takes no operands and whose one option is --all. */
+int cli_all_option(cli *c, int argc, char **argv, int *all);
 /* Reports a usage error (the command line is wrong) and returns CLI_EXIT_USAGE. */
 int cli_usage_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints the running command's help to f. */
@@ -219,6 +238,9 @@ int cp_table_init(cp_table *t, size_t ncols, const char *const *header);
 int cp_table_row(cp_table *t, const char *const *cells);
 void cp_table_print(const cp_table *t, FILE *f);
 void cp_table_free(cp_table *t);
+/* The end of a table built for stdout: printed unless bad (a row or the table could not
+ * be made), then freed. The exit code: out of memory (reported) when bad. */
+int cli_print_table(cli *c, cp_table *t, int bad);
 
 /* "  Label           value": one field of a record shown to a person; further lines of
  * the same field go under the value. */

@@ -8,14 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-#define HELP_OPTION                                                                                \
-    {                                                                                              \
-        "help", no_argument, 0, 'h'                                                                \
-    }
-#define END_OPTIONS                                                                                \
-    {                                                                                              \
-        0, 0, 0, 0                                                                                 \
-    }
 #define AUDIT_PAGE_MAX  1000
 #define AUDIT_LIMIT_MAX 100000
 

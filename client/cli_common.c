@@ -108,6 +108,40 @@ int cli_opt_exit(int o)
     return o == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
+int cli_scan_exit(int rc)
+{
+    return rc == CLI_OPT_HELP ? CLI_EXIT_OK : rc;
+}
+
+int cli_no_options(cli *c, int argc, char **argv, int operands, const char *usage)
+{
+    static const struct option opts[] = {HELP_OPTION, END_OPTIONS};
+    int o = cli_opt(c, argc, argv, opts);
+    if (o == CLI_OPT_HELP)
+        return o;
+    if (o != -1)
+        return cli_opt_exit(o);
+    if (argc - optind != operands)
+        return cli_usage_error(c, "%s", usage);
+    return CLI_EXIT_OK;
+}
+
+int cli_all_option(cli *c, int argc, char **argv, int *all)
+{
+    static const struct option opts[] = {{"all", no_argument, 0, 'a'}, HELP_OPTION, END_OPTIONS};
+    int o;
+    *all = 0;
+    while ((o = cli_opt(c, argc, argv, opts)) >= 0)
+        *all = 1;
+    if (o == CLI_OPT_HELP)
+        return o;
+    if (o != -1)
+        return cli_opt_exit(o);
+    if (optind < argc)
+        return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+    return CLI_EXIT_OK;
+}
+
 int cli_parse_uint(cli *c, const char *opt, const char *s, unsigned long min, unsigned long max,
                    unsigned long *out)
 {

@@ -5,14 +5,6 @@
 
 #include <string.h>
 
-#define HELP_OPTION                                                                                \
-    {                                                                                              \
-        "help", no_argument, 0, 'h'                                                                \
-    }
-#define END_OPTIONS                                                                                \
-    {                                                                                              \
-        0, 0, 0, 0                                                                                 \
-    }
 #define LIST_PAGE_MAX 500
 #define SEARCH_MAX    500
 

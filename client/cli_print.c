@@ -2,6 +2,7 @@
  * enums as words and times in the practice's time zone. */
 #include "cli.h"
 
+#include "pm_err.h"
 #include "pm_time.h"
 #include "pm_util.h"
 
@@ -170,6 +171,14 @@ void cp_table_free(cp_table *t)
         free(t->cells[i]);
     free(t->cells);
     memset(t, 0, sizeof *t);
+}
+
+int cli_print_table(cli *c, cp_table *t, int bad)
+{
+    if (!bad)
+        cp_table_print(t, stdout);
+    cp_table_free(t);
+    return bad ? cli_fail(c, PM_E_NOMEM, NULL, "out of memory") : CLI_EXIT_OK;
 }
 
 /* ---- patients ---- */

@@ -149,6 +149,13 @@ int sched_parse_id(cli *c, const char *what, const char *s, uint64_t *out)
     return CLI_EXIT_OK;
 }
 
+int sched_id_operand(cli *c, int argc, char **argv, const char *usage, const char *what,
+                     uint64_t *id)
+{
+    int rc = cli_no_options(c, argc, argv, 1, usage);
+    return rc ? rc : sched_parse_id(c, what, argv[optind], id);
+}
+
 char *sched_mrn(pm_arena *a, const char *s)
 {
     char *out = pm_arena_alloc(a, strlen(s) + 1);

@@ -6,15 +6,6 @@
 
 #include "cli.h"
 
-#define HELP_OPTION                                                                                \
-    {                                                                                              \
-        "help", no_argument, 0, 'h'                                                                \
-    }
-#define END_OPTIONS                                                                                \
-    {                                                                                              \
-        0, 0, 0, 0                                                                                 \
-    }
-
 /* What the help of every command that reads times says. */
 #define SCHED_WHEN_HELP                                                                            \
     "Times are the practice's: \"today 14:30\", \"tomorrow 9:00\", \"mon 10:00\" (the\n"           \
@@ -36,6 +27,11 @@ unsigned sched_parse_weekdays(const char *s);
 int sched_list_add(pm_arena *a, const char *s, char ***v, size_t *n);
 /* A record number such as an appointment's ("12" or "#12"). */
 int sched_parse_id(cli *c, const char *what, const char *s, uint64_t *out);
+/* The command line of a command with no options whose one operand is a record number
+ * (what names it in an error; usage is the usage error). CLI_OPT_HELP after the help,
+ * else an exit code. */
+int sched_id_operand(cli *c, int argc, char **argv, const char *usage, const char *what,
+                     uint64_t *id);
 /* An MRN as typed ("10001-6"): spaces and dashes dropped. */
 char *sched_mrn(pm_arena *a, const char *s);
 

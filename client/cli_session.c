@@ -15,15 +15,6 @@
 #define CA_FILE_MAX  (64 * 1024)
 #define PENDING_CA   "ca.crt.new"
 
-#define HELP_OPTION                                                                                \
-    {                                                                                              \
-        "help", no_argument, 0, 'h'                                                                \
-    }
-#define END_OPTIONS                                                                                \
-    {                                                                                              \
-        0, 0, 0, 0                                                                                 \
-    }
-
 /* ---- connect ---- */
 
 static const char connect_help[] =

@@ -6,15 +6,6 @@
 
 #include <string.h>
 
-#define HELP_OPTION                                                                                \
-    {                                                                                              \
-        "help", no_argument, 0, 'h'                                                                \
-    }
-#define END_OPTIONS                                                                                \
-    {                                                                                              \
-        0, 0, 0, 0                                                                                 \
-    }
-
 /* Prints an account with the one-time password or device secret the server made. */
 static void print_credential(cli *c, const Pm__AccountCredential *ac, const char *what,
                              const char *advice)
@@ -40,21 +31,6 @@ static int credential_call(cli *c, Pm__Envelope *e, pm_arena *a, const char *wha
     if (rc == CLI_EXIT_OK)
         print_credential(c, resp->account_credential, what, advice);
     return rc;
-}
-
-/* Options of a command that takes one operand and no options: CLI_OPT_HELP after the
- * help, else an exit code. */
-static int one_operand(cli *c, int argc, char **argv, const char *what)
-{
-    static const struct option opts[] = {HELP_OPTION, END_OPTIONS};
-    int o = cli_opt(c, argc, argv, opts);
-    if (o == CLI_OPT_HELP)
-        return o;
-    if (o != -1)
-        return cli_opt_exit(o);
-    if (argc - optind != 1)
-        return cli_usage_error(c, "give one %s", what);
-    return CLI_EXIT_OK;
 }
 
 /* ---- user add ---- */
@@ -141,25 +117,14 @@ static int print_accounts(cli *c, const Pm__AccountList *al)
     int bad = cp_table_init(&t, 5, cp_account_header);
     for (size_t i = 0; !bad && i < al->n_accounts; i++)
         bad = cp_account_row(&t, al->accounts[i]);
-    if (!bad)
-        cp_table_print(&t, stdout);
-    cp_table_free(&t);
-    return bad ? cli_fail(c, PM_E_NOMEM, NULL, "out of memory") : CLI_EXIT_OK;
+    return cli_print_table(c, &t, bad);
 }
 
 static int cmd_user_list(cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"all", no_argument, 0, 'a'}, HELP_OPTION, END_OPTIONS};
-    int all = 0, o;
-    while ((o = cli_opt(c, argc, argv, opts)) >= 0)
-        all = 1;
-    if (o != -1)
-        return cli_opt_exit(o);
-    if (optind < argc)
-        return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
-    int rc = cli_open(c);
-    if (rc)
-        return rc;
+    int all, rc = cli_all_option(c, argc, argv, &all);
+    if (rc || (rc = cli_open(c)))
+        return cli_scan_exit(rc);
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__ListAccounts *la;
@@ -189,11 +154,9 @@ static const char enable_help[] = "usage: practice user enable USER\n"
 
 static int set_disabled(cli *c, int argc, char **argv, int disabled)
 {
-    int rc = one_operand(c, argc, argv, "user name");
-    if (rc)
-        return rc == CLI_OPT_HELP ? CLI_EXIT_OK : rc;
-    if ((rc = cli_open(c)))
-        return rc;
+    int rc = cli_no_options(c, argc, argv, 1, "give one user name");
+    if (rc || (rc = cli_open(c)))
+        return cli_scan_exit(rc);
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__SetAccountDisabled *sd;
@@ -238,11 +201,9 @@ static const char passwd_help[] =
 
 static int cmd_user_passwd(cli *c, int argc, char **argv)
 {
-    int rc = one_operand(c, argc, argv, "user name");
-    if (rc)
-        return rc == CLI_OPT_HELP ? CLI_EXIT_OK : rc;
-    if ((rc = cli_open(c)))
-        return rc;
+    int rc = cli_no_options(c, argc, argv, 1, "give one user name");
+    if (rc || (rc = cli_open(c)))
+        return cli_scan_exit(rc);
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__ResetPassword *rp;

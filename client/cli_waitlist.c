@@ -205,14 +205,13 @@ static int print_waitlist(cli *c, const sched_names *n, const Pm__Waitlist *wl)
         cj_print(cj_message(&wl->base));
         return CLI_EXIT_OK;
     }
-    int bad = 0;
     if (!wl->n_entries) {
         printf("Nobody is on the waitlist.\n");
     } else {
         static const char *const header[8] = {"ID",     "PATIENT",  "VISIT",  "PROVIDERS",
                                               "WINDOW", "PRIORITY", "STATUS", "NOTE"};
         cp_table t;
-        bad = cp_table_init(&t, 8, header);
+        int bad = cp_table_init(&t, 8, header);
         for (size_t i = 0; !bad && i < wl->n_entries; i++) {
             const Pm__WaitlistEntry *w = wl->entries[i];
             char id[24], who[200], provs[256], window[96], prio[16];
@@ -225,54 +224,43 @@ static int print_waitlist(cli *c, const sched_names *n, const Pm__Waitlist *wl)
                                   window, prio, sched_waitlist_word(w->status),          w->note};
             bad = cp_table_row(&t, row);
         }
-        if (!bad)
-            cp_table_print(&t, stdout);
-        cp_table_free(&t);
+        int rc = cli_print_table(c, &t, bad);
+        if (rc)
+            return rc;
     }
-    if (!bad && wl->n_offers) {
-        static const char *const header[7] = {"OFFER", "PATIENT", "WHEN",         "PROVIDER",
-                                              "VISIT", "APPT",    "ANSWER WITHIN"};
-        cp_table t;
-        printf("\nOffers:\n");
-        bad = cp_table_init(&t, 7, header);
-        for (size_t i = 0; !bad && i < wl->n_offers; i++) {
-            const Pm__Offer *o = wl->offers[i];
-            char id[24], who[200], when[64], left[48], appt[24] = "";
-            snprintf(id, sizeof id, "%llu", (unsigned long long)o->id);
-            patient_of(o->patient_name, o->patient_mrn, who, sizeof who);
-            sched_span(o->start, o->end, when, sizeof when);
-            time_left(o, left, sizeof left);
-            if (o->appointment_id)
-                snprintf(appt, sizeof appt, "#%llu", (unsigned long long)o->appointment_id);
-            const char *row[7] = {id,
-                                  who,
-                                  when,
-                                  sched_provider_name(n, o->provider),
-                                  sched_visit_type_name(n, o->visit_type),
-                                  appt,
-                                  left};
-            bad = cp_table_row(&t, row);
-        }
-        if (!bad)
-            cp_table_print(&t, stdout);
-        cp_table_free(&t);
+    if (!wl->n_offers)
+        return CLI_EXIT_OK;
+    static const char *const header[7] = {"OFFER", "PATIENT", "WHEN",         "PROVIDER",
+                                          "VISIT", "APPT",    "ANSWER WITHIN"};
+    cp_table t;
+    printf("\nOffers:\n");
+    int bad = cp_table_init(&t, 7, header);
+    for (size_t i = 0; !bad && i < wl->n_offers; i++) {
+        const Pm__Offer *o = wl->offers[i];
+        char id[24], who[200], when[64], left[48], appt[24] = "";
+        snprintf(id, sizeof id, "%llu", (unsigned long long)o->id);
+        patient_of(o->patient_name, o->patient_mrn, who, sizeof who);
+        sched_span(o->start, o->end, when, sizeof when);
+        time_left(o, left, sizeof left);
+        if (o->appointment_id)
+            snprintf(appt, sizeof appt, "#%llu", (unsigned long long)o->appointment_id);
+        const char *row[7] = {id,
+                              who,
+                              when,
+                              sched_provider_name(n, o->provider),
+                              sched_visit_type_name(n, o->visit_type),
+                              appt,
+                              left};
+        bad = cp_table_row(&t, row);
     }
-    return bad ? cli_fail(c, PM_E_NOMEM, NULL, "out of memory") : CLI_EXIT_OK;
+    return cli_print_table(c, &t, bad);
 }
 
 static int cmd_list(cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"all", no_argument, 0, 'a'}, HELP_OPTION, END_OPTIONS};
-    int all = 0, o;
-    while ((o = cli_opt(c, argc, argv, opts)) >= 0)
-        all = 1;
-    if (o != -1)
-        return cli_opt_exit(o);
-    if (optind < argc)
-        return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
-    int rc = cli_open(c);
-    if (rc)
-        return rc;
+    int all, rc = cli_all_option(c, argc, argv, &all);
+    if (rc || (rc = cli_open(c)))
+        return cli_scan_exit(rc);
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__ListWaitlist *lw;
@@ -294,20 +282,6 @@ static int cmd_list(cli *c, int argc, char **argv)
 
 /* ---- waitlist remove | accept | decline ---- */
 
-/* ID operand, no options; the id parsed. CLI_OPT_HELP after the help. */
-static int id_operand(cli *c, int argc, char **argv, const char *what, uint64_t *id)
-{
-    static const struct option opts[] = {HELP_OPTION, END_OPTIONS};
-    int o = cli_opt(c, argc, argv, opts);
-    if (o == CLI_OPT_HELP)
-        return o;
-    if (o != -1)
-        return cli_opt_exit(o);
-    if (argc - optind != 1)
-        return cli_usage_error(c, "give one %s", what);
-    return sched_parse_id(c, what, argv[optind], id);
-}
-
 static const char remove_help[] = "usage: practice waitlist remove ID\n"
                                   "\n"
                                   "Takes an entry off the waitlist (an open offer to it is "
@@ -316,11 +290,9 @@ static const char remove_help[] = "usage: practice waitlist remove ID\n"
 static int cmd_remove(cli *c, int argc, char **argv)
 {
     uint64_t id;
-    int rc = id_operand(c, argc, argv, "ID", &id);
-    if (rc)
-        return rc == CLI_OPT_HELP ? CLI_EXIT_OK : rc;
-    if ((rc = cli_open(c)))
-        return rc;
+    int rc = sched_id_operand(c, argc, argv, "give one ID", "ID", &id);
+    if (rc || (rc = cli_open(c)))
+        return cli_scan_exit(rc);
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__RemoveFromWaitlist *r;
@@ -341,11 +313,9 @@ static int cmd_remove(cli *c, int argc, char **argv)
 static int answer_offer(cli *c, int argc, char **argv, int accept)
 {
     uint64_t id;
-    int rc = id_operand(c, argc, argv, "OFFER-ID", &id);
-    if (rc)
-        return rc == CLI_OPT_HELP ? CLI_EXIT_OK : rc;
-    if ((rc = cli_open(c)))
-        return rc;
+    int rc = sched_id_operand(c, argc, argv, "give one OFFER-ID", "OFFER-ID", &id);
+    if (rc || (rc = cli_open(c)))
+        return cli_scan_exit(rc);
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__AnswerOffer *ao;

@@ -31,15 +31,6 @@
 #include <string.h>
 #include <time.h>
 
-#define HELP_OPTION                                                                                \
-    {                                                                                              \
-        "help", no_argument, 0, 'h'                                                                \
-    }
-#define END_OPTIONS                                                                                \
-    {                                                                                              \
-        0, 0, 0, 0                                                                                 \
-    }
-
 #define PATIENTS_MAX    500
 #define FUTURE_MAX      64
 #define FILL_TARGET     0.7        /* of the bookable time in the next hours */
