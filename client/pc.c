@@ -64,6 +64,7 @@ struct pc_client {
     pm_framer fr;
     pm_buf in; /* plaintext read from TLS, not yet framed */
     size_t in_off;
+    int nowait; /* read_frame waits itself: the BIO takes what the socket has, or nothing */
 
     struct evq *evq_head, **evq_tail;
     pc_event_cb cb;
@@ -251,7 +252,7 @@ Pm__Envelope *pc_env(pm_arena *a, Pm__Envelope__BodyCase body)
  * closed; a library must not kill its program for that. */
 static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
-    int fd = ((mbedtls_net_context *)ctx)->fd;
+    int fd = ((pc_client *)ctx)->net.fd;
     for (;;) {
         ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
         if (n >= 0)
@@ -268,21 +269,25 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 
 /* mbedtls_net_recv_timeout waits with select(2), which fails for descriptors from 1024
  * on; a process holding many connections (a load generator, a server-side tool) needs
- * poll. */
+ * poll. While read_frame reads (c->nowait), it does the waiting: the BIO only takes what
+ * is there. */
 static int bio_recv_timeout(void *ctx, unsigned char *buf, size_t len, uint32_t timeout)
 {
-    int fd = ((mbedtls_net_context *)ctx)->fd;
-    struct pollfd p = {fd, POLLIN, 0};
-    int pr;
-    do
-        pr = poll(&p, 1, timeout ? (int)timeout : -1);
-    while (pr < 0 && errno == EINTR);
-    if (pr == 0)
-        return MBEDTLS_ERR_SSL_TIMEOUT;
-    if (pr < 0)
-        return MBEDTLS_ERR_NET_RECV_FAILED;
+    pc_client *c = ctx;
+    int fd = c->net.fd;
+    if (!c->nowait) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int pr;
+        do
+            pr = poll(&p, 1, timeout ? (int)timeout : -1);
+        while (pr < 0 && errno == EINTR);
+        if (pr == 0)
+            return MBEDTLS_ERR_SSL_TIMEOUT;
+        if (pr < 0)
+            return MBEDTLS_ERR_NET_RECV_FAILED;
+    }
     for (;;) {
-        ssize_t n = recv(fd, buf, len, 0);
+        ssize_t n = recv(fd, buf, len, c->nowait ? MSG_DONTWAIT : 0);
         if (n >= 0)
             return (int)n;
         if (errno == EINTR)
@@ -417,10 +422,13 @@ static int send_env(pc_client *c, const Pm__Envelope *env)
     return rc;
 }
 
-/* Reads one frame (malloc'd) within timeout_ms (-1: no limit). */
+/* Reads one frame (malloc'd) within timeout_ms (-1: no limit). The socket is read first
+ * and waited on only once it has nothing: a screen woken by epoll pays one recv() per
+ * record, not a poll() before it as well. */
 static int read_frame(pc_client *c, int timeout_ms, uint8_t **frame, uint32_t *len)
 {
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)timeout_ms;
+    int dry = 0; /* the socket had nothing the last time */
     for (;;) {
         while (c->in_off < c->in.len) {
             size_t used;
@@ -433,26 +441,33 @@ static int read_frame(pc_client *c, int timeout_ms, uint8_t **frame, uint32_t *l
                 return set_err(c, PM_E_PROTOCOL, "the server sent a bad frame");
         }
         c->in.len = c->in_off = 0;
-        if (!mbedtls_ssl_check_pending(&c->ssl)) {
+        if (dry && !mbedtls_ssl_check_pending(&c->ssl)) {
             uint64_t now = now_ms();
             int wait = deadline == UINT64_MAX ? -1 : now >= deadline ? 0 : (int)(deadline - now);
             struct pollfd p = {c->net.fd, POLLIN, 0};
-            int pr = poll(&p, 1, wait);
+            int pr = wait ? poll(&p, 1, wait) : 0;
             if (pr == 0)
                 return set_err(c, PM_E_TIMEOUT, "no answer from the server in time");
             if (pr < 0 && errno != EINTR)
                 return set_err(c, PM_E_IO, "poll: %s", strerror(errno));
             if (pr < 0)
                 continue;
+            dry = 0;
         }
         if (pm_buf_reserve(&c->in, RXCHUNK) != PM_OK)
             return set_err(c, PM_E_NOMEM, "out of memory");
+        c->nowait = 1;
         int n = mbedtls_ssl_read(&c->ssl, c->in.data, RXCHUNK);
+        c->nowait = 0;
         if (n > 0) {
             c->in.len = (size_t)n;
             continue;
         }
-        if (n == MBEDTLS_ERR_SSL_WANT_READ || n == MBEDTLS_ERR_SSL_WANT_WRITE)
+        if (n == MBEDTLS_ERR_SSL_WANT_READ) {
+            dry = 1;
+            continue;
+        }
+        if (n == MBEDTLS_ERR_SSL_WANT_WRITE)
             continue;
         if (n == MBEDTLS_ERR_SSL_TIMEOUT)
             return set_err(c, PM_E_TIMEOUT, "no answer from the server in time");
@@ -469,17 +484,28 @@ static int is_push(const Pm__Envelope *e)
                           e->body_case == PM__ENVELOPE__BODY_SESSION_LOCKED);
 }
 
-static void queue_push(pc_client *c, const uint8_t *frame, uint32_t len, const Pm__Envelope *e)
+/* Takes note of a push (the newest event seen, a locked session); 0 for an event already
+ * had, which is dropped. */
+static int note_push(pc_client *c, const Pm__Envelope *e)
 {
     if (e->body_case == PM__ENVELOPE__BODY_EVENT && e->event) {
         if (e->event->seq <= c->last_seq)
-            return; /* already had it */
+            return 0; /* already had it */
         c->last_seq = e->event->seq;
     }
     if (e->body_case == PM__ENVELOPE__BODY_SESSION_LOCKED) {
         c->have_token = 0;
         c->subscribed = 0;
     }
+    return 1;
+}
+
+/* A push that arrived while waiting for an answer: kept encoded (the caller's arena holds
+ * the decoded one only until it returns) for the next pc_poll. */
+static void queue_push(pc_client *c, const uint8_t *frame, uint32_t len, const Pm__Envelope *e)
+{
+    if (!note_push(c, e))
+        return;
     struct evq *q = malloc(sizeof *q + len);
     if (!q)
         return;
@@ -623,7 +649,7 @@ int pc_connect(pc_client *c)
         pc_close(c);
         return tls_error(c, r, "TLS setup");
     }
-    mbedtls_ssl_set_bio(&c->ssl, &c->net, bio_send, NULL, bio_recv_timeout);
+    mbedtls_ssl_set_bio(&c->ssl, c, bio_send, NULL, bio_recv_timeout);
     while ((r = mbedtls_ssl_handshake(&c->ssl)) != 0) {
         if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
             continue;
@@ -781,6 +807,14 @@ static int deliver_queued(pc_client *c)
     return n;
 }
 
+int pc_pending(const pc_client *c)
+{
+    /* mbedtls reads a record at a time, never past it: what it has not decrypted yet
+     * is still in the socket, which wakes epoll again */
+    return c->evq_head || c->in_off < c->in.len ||
+           (c->connected && mbedtls_ssl_check_pending(&c->ssl));
+}
+
 int pc_poll(pc_client *c, int timeout_ms)
 {
     int n = deliver_queued(c);
@@ -801,14 +835,19 @@ int pc_poll(pc_client *c, int timeout_ms)
             pc_close(c);
             return rc;
         }
+        /* Decoded once and handed over at once; what the callback's own calls queue
+         * meanwhile follows. */
         pm_arena a;
         pm_arena_init(&a, 0);
         Pm__Envelope *e = pm__envelope__unpack(pm_arena_pbc(&a), len, frame);
-        if (e && is_push(e))
-            queue_push(c, frame, len, e);
+        if (e && is_push(e) && note_push(c, e)) {
+            if (c->cb)
+                c->cb(c->ud, e);
+            n = 1;
+        }
         pm_arena_free(&a);
         free(frame);
-        n = deliver_queued(c);
+        n += deliver_queued(c);
         if (n)
             return n;
     }
@@ -852,7 +891,7 @@ int pc_fetch_ca(const char *host, int port, const char *fp_hex, const char *ca_o
     int r = mbedtls_ssl_setup(&c->ssl, &c->conf);
     if (r == 0)
         r = mbedtls_ssl_set_hostname(&c->ssl, c->host);
-    mbedtls_ssl_set_bio(&c->ssl, &c->net, bio_send, NULL, bio_recv_timeout);
+    mbedtls_ssl_set_bio(&c->ssl, c, bio_send, NULL, bio_recv_timeout);
     while (r == 0 && (r = mbedtls_ssl_handshake(&c->ssl)) != 0)
         if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE)
             break;

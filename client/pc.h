@@ -74,6 +74,11 @@ void pc_on_event(pc_client *c, pc_event_cb cb, void *ud);
  * callback. Returns the number delivered, or an error (the connection broke: call
  * pc_reconnect, or any pc_call, to carry on). */
 int pc_poll(pc_client *c, int timeout_ms);
+/* Whether pc_poll has something to hand over without reading the socket: an event that
+ * came during a call, or data already read. A program waiting on pc_fd() with epoll
+ * (level-triggered) calls pc_poll(c, 0) while this says so, instead of until it returns 0,
+ * and saves a read of an empty socket per wake-up. */
+int pc_pending(const pc_client *c);
 /* Reconnects now, resubscribing where the stream left off. */
 int pc_reconnect(pc_client *c);
 uint64_t pc_last_seq(const pc_client *c);

@@ -6,10 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
+/* In order of preference, which the server's is (mbedtls picks by its own list). ChaCha20-
+ * Poly1305 first: mbedtls 2.28 runs AES-GCM one 16-byte block at a time even with AES-NI and
+ * PCLMULQDQ (~200 MB/s here, AES-128 and AES-256 alike), ChaCha20-Poly1305 at ~300 MB/s, and
+ * every event is encrypted once per subscriber. */
 const int pm_tls_ciphersuites[] = {
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
     0,
 };
 

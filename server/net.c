@@ -342,6 +342,25 @@ void conn_send(conn *c, sframe *f)
         conn_abort(c, "too slow");
         return;
     }
+    uint32_t off = 0;
+    if (!c->outq_head && c->tx.len + c->tx_inflight < PUMP_LIMIT) {
+        /* Nothing waiting (a live subscriber, most answers): straight to TLS and the
+         * socket, with no queue entry to make and free. */
+        int n = mbedtls_ssl_write(&c->ssl, f->data, f->len);
+        if (n < 0) {
+            char err[128];
+            pm_tls_strerror(n, err, sizeof err);
+            conn_abort(c, err);
+            return;
+        }
+        off = (uint32_t)n;
+        if (off == f->len) {
+            conn_flush(c);
+            if (!c->closing)
+                check_output(c);
+            return;
+        }
+    }
     struct outq_node *node = malloc(sizeof *node);
     if (!node) {
         conn_abort(c, "out of memory");
@@ -352,7 +371,9 @@ void conn_send(conn *c, sframe *f)
     node->next = NULL;
     *c->outq_tail = node;
     c->outq_tail = &node->next;
-    c->outq_bytes += f->len;
+    c->outq_bytes += f->len - off;
+    if (off)
+        c->outq_off = off; /* alone in the queue: the part TLS took already */
     conn_pump(c);
     if (!c->closing)
         check_output(c);
