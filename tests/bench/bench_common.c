@@ -254,6 +254,14 @@ double bs_cpu_s(pid_t pid)
     return stat_cpu_s(path);
 }
 
+double bs_machine_busy_s(void)
+{
+    cpu_sample c;
+    cpu_read(&c);
+    unsigned long long busy = c.v[0] + c.v[1] + c.v[2] + c.v[5] + c.v[6] + c.v[7];
+    return (double)busy / (double)sysconf(_SC_CLK_TCK);
+}
+
 void bs_tasks_read(pid_t pid, bs_tasks *t)
 {
     t->n = 0;

@@ -52,6 +52,11 @@ long bs_rss_kib(pid_t pid);
 /* CPU seconds (user + system) used by pid so far. */
 double bs_cpu_s(pid_t pid);
 
+/* Busy CPU seconds of the whole machine so far (every process and the kernel: /proc/stat
+ * less idle and iowait). Less the benchmark's and the server's own over a window, it is
+ * what the neighbours used meanwhile. */
+double bs_machine_busy_s(void);
+
 /* Write I/O of a process (/proc/PID/io): bytes given to write calls, write calls, and
  * bytes the kernel sent to the disk. */
 typedef struct bs_io {

@@ -2,8 +2,9 @@
  *
  * 1. fan-out: one display device logs in once; --subs (1000) TLS connections resume its
  *    session (pc_set_token) and subscribe to board/main, held by --threads client threads
- *    that each wait on all their connections with one poll(). A receptionist then checks
- *    patients in one at a time (--checkins, 200, after a few unmeasured): for each, the time
+ *    that each wait on all their connections with one epoll set. A receptionist then checks
+ *    patients in one at a time (--checkins, 200, after a few unmeasured), the longest-waiting
+ *    one leaving first once --max-waiting (20) wait: for each check-in, the time
  *    from sending the FlowStep to the BoardChanged event reaching the last of the
  *    subscribers (CLOCK_MONOTONIC, one machine), and to the first. Server RSS before and
  *    with the subscribers, and its CPU per check-in.
@@ -37,10 +38,10 @@
 #define BACKLOG_DESKS     8
 
 static struct {
-    int subs, threads, checkins, backlog, pause_ms, max_waiting, epoll;
+    int subs, threads, checkins, backlog, pause_ms, max_waiting;
     double settle;
     const char *dir, *perf;
-} opt = {1000, 4, 200, 10000, 10, 0, 0, 1.5, "/tmp", NULL};
+} opt = {1000, 2, 200, 10000, 10, 20, 1.5, "/tmp", NULL};
 
 static void usage(FILE *f)
 {
@@ -49,13 +50,13 @@ static void usage(FILE *f)
             "The waiting-room board pushed to many display connections, and a subscriber\n"
             "catching up on a backlog.\n\n"
             "  --subs N       display connections subscribed to board/main (default %d)\n"
-            "  --threads N    client threads holding them (default %d)\n"
-            "  --epoll        the client threads wait with epoll instead of poll()\n"
+            "  --threads N    client threads holding them, each with one epoll set (default %d)\n"
             "  --checkins N   measured check-ins, one at a time (default %d)\n"
             "  --pause-ms MS  between check-ins (default %d)\n"
             "  --max-waiting N  check the longest-waiting patient out (unmeasured) before each\n"
-            "                 check-in once N are waiting (default 0: everyone stays, so the\n"
-            "                 board, and each event, grows to --checkins tickets)\n"
+            "                 check-in once N are waiting (default %d: a waiting room's usual\n"
+            "                 board); 0: everyone stays, so the board, and each event, grows\n"
+            "                 to --checkins tickets (the big board)\n"
             "  --backlog N    events to catch up on, per topic (default %d; 0: skip)\n"
             "  --settle S     seconds before reading the server's RSS (default %.1f)\n"
             "  --dir DIR      where the data directory goes (default %s)\n"
@@ -63,26 +64,33 @@ static void usage(FILE *f)
             "  --help\n\n"
             "Targets: check-in to the last subscriber p99 < %.0f ms; server RSS with 1,000\n"
             "subscribers < %.0f MiB; %d events behind caught up in < %.0f ms.\n",
-            opt.subs, opt.threads, opt.checkins, opt.pause_ms, opt.backlog, opt.settle, opt.dir,
-            TARGET_P99_MS, TARGET_RSS_MIB, opt.backlog, TARGET_CATCHUP_MS);
+            opt.subs, opt.threads, opt.checkins, opt.pause_ms, opt.max_waiting, opt.backlog,
+            opt.settle, opt.dir, TARGET_P99_MS, TARGET_RSS_MIB, opt.backlog, TARGET_CATCHUP_MS);
 }
 
 /* ---- the subscribers ---- */
 
+/* The subscribers' side is kept lean so that the figures are the server's: each client
+ * thread waits on its connections with one epoll set, each event is decoded once (by
+ * pc_poll) and the callback only notes the time and the sequence number in its own screen.
+ * A round ends when every thread has seen each of its screens get the round's event; the
+ * main thread then reads the screens' arrival times. Nothing is shared per event. */
 static struct {
-    uint64_t arrivals; /* BoardChanged events received, all connections */
-    uint64_t first_us, last_us;
-    uint64_t target; /* signal when arrivals reaches it */
-    void *probe;     /* the screen whose events' sizes are kept */
+    uint64_t per_screen; /* events each screen is to have had at the end of this round */
+    void *probe;         /* the screen whose events' sizes are kept */
     uint64_t probe_bytes, probe_events, probe_last_bytes;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
 } G = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
+struct sub_thread;
+
 typedef struct screen {
     pc_client *c;
+    struct sub_thread *t;
     uint64_t events, last_seq, out_of_order;
+    uint64_t last_us; /* when the newest event arrived */
 } screen;
 
 typedef struct sub_thread {
@@ -93,7 +101,10 @@ typedef struct sub_thread {
     int n;
     int opened, failed, broke;
     char first_error[200];
-    int ready; /* under G.mu */
+    int ready;         /* under G.mu */
+    int live;          /* screens still connected */
+    uint64_t arrivals; /* events its live screens received */
+    uint64_t reached;  /* the G.per_screen its screens all reached (atomic) */
 } sub_thread;
 
 static void on_board(void *ud, const Pm__Envelope *env)
@@ -102,8 +113,9 @@ static void on_board(void *ud, const Pm__Envelope *env)
     if (env->body_case != PM__ENVELOPE__BODY_EVENT ||
         env->event->body_case != PM__EVENT__BODY_BOARD_CHANGED)
         return;
-    uint64_t now = bs_now_us();
+    sc->last_us = bs_now_us();
     sc->events++;
+    sc->t->arrivals++;
     if (ud == G.probe) {
         size_t b = pm__event__get_packed_size(env->event);
         G.probe_bytes += b;
@@ -113,20 +125,19 @@ static void on_board(void *ud, const Pm__Envelope *env)
     if (env->event->seq <= sc->last_seq)
         sc->out_of_order++;
     sc->last_seq = env->event->seq;
-    uint64_t prev = __atomic_load_n(&G.first_us, __ATOMIC_RELAXED);
-    while (now < prev && !__atomic_compare_exchange_n(&G.first_us, &prev, now, 0, __ATOMIC_RELAXED,
-                                                      __ATOMIC_RELAXED))
-        ;
-    prev = __atomic_load_n(&G.last_us, __ATOMIC_RELAXED);
-    while (now > prev && !__atomic_compare_exchange_n(&G.last_us, &prev, now, 0, __ATOMIC_RELAXED,
-                                                      __ATOMIC_RELAXED))
-        ;
-    uint64_t n = __atomic_add_fetch(&G.arrivals, 1, __ATOMIC_ACQ_REL);
-    if (n == __atomic_load_n(&G.target, __ATOMIC_ACQUIRE)) {
-        pthread_mutex_lock(&G.mu);
-        pthread_cond_broadcast(&G.cv);
-        pthread_mutex_unlock(&G.mu);
-    }
+}
+
+/* After each batch: once every screen of t has the round's event, says so. */
+static void round_check(sub_thread *t)
+{
+    uint64_t want = __atomic_load_n(&G.per_screen, __ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&t->reached, __ATOMIC_RELAXED) >= want ||
+        t->arrivals < want * (uint64_t)t->live)
+        return;
+    pthread_mutex_lock(&G.mu);
+    __atomic_store_n(&t->reached, want, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&G.cv);
+    pthread_mutex_unlock(&G.mu);
 }
 
 static void *sub_main(void *ud)
@@ -142,6 +153,7 @@ static void *sub_main(void *ud)
                       .client_name = "bench_fanout screen",
                       .timeout_ms = 60000};
         screen *sc = &t->sc[i];
+        sc->t = t;
         sc->c = pc_new(&po);
         int rc = PM_E_NOMEM;
         if (sc->c) {
@@ -165,79 +177,48 @@ static void *sub_main(void *ud)
         pm_arena_init(&a, 0);
     }
     pm_arena_free(&a);
+    t->live = t->opened;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    for (int i = 0; ep >= 0 && i < t->n; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &t->sc[i]};
+        if (t->sc[i].c)
+            epoll_ctl(ep, EPOLL_CTL_ADD, pc_fd(t->sc[i].c), &ev);
+    }
     pthread_mutex_lock(&G.mu);
     t->ready = 1;
     pthread_cond_broadcast(&G.cv);
     pthread_mutex_unlock(&G.mu);
 
-    struct pollfd *pf = calloc((size_t)t->n, sizeof *pf);
-    int *idx = calloc((size_t)t->n, sizeof *idx);
-    if (!pf || !idx) {
-        free(pf);
-        free(idx);
-        return NULL;
-    }
-    if (opt.epoll) {
-        int ep = epoll_create1(EPOLL_CLOEXEC);
-        for (int i = 0; ep >= 0 && i < t->n; i++) {
-            struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
-            if (t->sc[i].c)
-                epoll_ctl(ep, EPOLL_CTL_ADD, pc_fd(t->sc[i].c), &ev);
-        }
-        struct epoll_event evs[256];
-        while (ep >= 0 && !__atomic_load_n(&G.stop, __ATOMIC_ACQUIRE)) {
-            int n = epoll_wait(ep, evs, 256, 50);
-            for (int k = 0; k < n; k++) {
-                screen *sc = &t->sc[evs[k].data.u32];
-                if (!sc->c)
-                    continue;
-                int rc;
-                while ((rc = pc_poll(sc->c, 0)) > 0)
-                    ;
-                if (rc < 0) {
-                    epoll_ctl(ep, EPOLL_CTL_DEL, pc_fd(sc->c), NULL);
-                    t->broke++;
-                    pc_free(sc->c);
-                    sc->c = NULL;
-                }
-            }
-        }
-        if (ep >= 0)
-            close(ep);
-    }
-    while (!opt.epoll && !__atomic_load_n(&G.stop, __ATOMIC_ACQUIRE)) {
-        int n = 0;
-        for (int i = 0; i < t->n; i++) {
-            if (!t->sc[i].c)
-                continue;
-            pf[n].fd = pc_fd(t->sc[i].c);
-            pf[n].events = POLLIN;
-            pf[n].revents = 0;
-            idx[n++] = i;
-        }
-        if (poll(pf, (nfds_t)n, 50) <= 0)
-            continue;
+    struct epoll_event evs[256];
+    while (ep >= 0 && !__atomic_load_n(&G.stop, __ATOMIC_ACQUIRE)) {
+        int n = epoll_wait(ep, evs, 256, 50);
         for (int k = 0; k < n; k++) {
-            if (!pf[k].revents)
+            screen *sc = evs[k].data.ptr;
+            if (!sc->c)
                 continue;
-            screen *sc = &t->sc[idx[k]];
             int rc;
-            while ((rc = pc_poll(sc->c, 0)) > 0) /* every frame already read, then the socket */
-                ;
+            do /* what the socket has, then what is left in TLS: epoll says when there is more */
+                rc = pc_poll(sc->c, 0);
+            while (rc > 0 && pc_pending(sc->c));
             if (rc < 0) {
+                epoll_ctl(ep, EPOLL_CTL_DEL, pc_fd(sc->c), NULL);
                 t->broke++;
+                t->live--;
+                t->arrivals -= sc->events;
                 pc_free(sc->c);
                 sc->c = NULL;
             }
         }
+        round_check(t);
     }
-    free(pf);
-    free(idx);
+    if (ep >= 0)
+        close(ep);
     return NULL;
 }
 
-/* Waits until G.arrivals reaches target (or timeout_ms); 0 when it did. */
-static int wait_arrivals(uint64_t target, int timeout_ms)
+/* Waits until every client thread's screens have per_screen events (or timeout_ms); 0 when
+ * they did. */
+static int wait_round(sub_thread *th, int nthreads, uint64_t per_screen, int timeout_ms)
 {
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
@@ -248,12 +229,38 @@ static int wait_arrivals(uint64_t target, int timeout_ms)
         dl.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&G.mu);
-    int rc = 0;
-    while (__atomic_load_n(&G.arrivals, __ATOMIC_ACQUIRE) < target && rc == 0)
+    int rc = 0, behind;
+    for (;;) {
+        behind = 0;
+        for (int i = 0; i < nthreads; i++)
+            behind += th[i].live && __atomic_load_n(&th[i].reached, __ATOMIC_ACQUIRE) < per_screen;
+        if (!behind || rc)
+            break;
         rc = pthread_cond_timedwait(&G.cv, &G.mu, &dl);
-    int ok = __atomic_load_n(&G.arrivals, __ATOMIC_ACQUIRE) >= target;
+    }
     pthread_mutex_unlock(&G.mu);
-    return ok ? 0 : -1;
+    return behind ? -1 : 0;
+}
+
+/* A round: every screen is to get one more event. */
+static uint64_t round_start(void)
+{
+    return __atomic_add_fetch(&G.per_screen, 1, __ATOMIC_ACQ_REL);
+}
+
+/* The first and the last arrival of the round's event (after wait_round). */
+static void round_times(const screen *sc, int n, uint64_t *first, uint64_t *last)
+{
+    *first = UINT64_MAX;
+    *last = 0;
+    for (int i = 0; i < n; i++) {
+        if (!sc[i].c)
+            continue;
+        if (sc[i].last_us < *first)
+            *first = sc[i].last_us;
+        if (sc[i].last_us > *last)
+            *last = sc[i].last_us;
+    }
 }
 
 /* The server's VmRSS once it stops moving (two readings 250 ms apart within 64 KiB). */
@@ -407,64 +414,68 @@ static int fanout(ts_server *s, pc_client *mgr)
     for (int i = 0; i < opt.subs && !G.probe; i++)
         if (sc[i].c)
             G.probe = &sc[i];
-    uint64_t expect = 0;
     for (int i = 0; i < WARMUP; i++) {
-        expect += (uint64_t)opened;
-        __atomic_store_n(&G.target, expect, __ATOMIC_RELEASE);
+        uint64_t want = round_start();
         if (arrive(desk, appt[i], 0) != PM_OK) {
             fprintf(stderr, "check-in: %s\n", pc_last_error(desk));
             goto out;
         }
-        if (wait_arrivals(expect, 10000) != 0) {
+        if (wait_round(th, nthreads, want, 10000) != 0) {
             fprintf(stderr, "warm-up: the event did not reach every subscriber\n");
             goto out;
         }
     }
     bs_tasks tk0, tk1;
     bs_tasks_read(s->pid, &tk0);
-    double cpu0 = bs_cpu_s(s->pid), ccpu0 = bs_cpu_s(getpid());
+    double cpu0 = bs_cpu_s(s->pid), ccpu0 = bs_cpu_s(getpid()), busy0 = bs_machine_busy_s();
     pid_t pf = bs_perf_start(s->pid, opt.perf);
     uint64_t w0 = bs_now_us();
-    int missing = 0, checked_out = 0;
+    int missing = 0, checked_out = 0, events = 0;
     uint64_t probe_bytes0 = G.probe_bytes, probe_events0 = G.probe_events;
     for (int i = 0; i < opt.checkins; i++) {
         if (opt.max_waiting && WARMUP + i - checked_out >= opt.max_waiting) {
-            expect += (uint64_t)opened;
-            __atomic_store_n(&G.target, expect, __ATOMIC_RELEASE);
+            /* the longest-waiting patient leaves: unmeasured, but its event is awaited */
+            uint64_t want = round_start();
             pm_arena ca;
             pm_arena_init(&ca, 0);
             int crc = ts_flow_step(desk, &ca, appt[checked_out++], 0, PM__FLOW_ACTION__CHECK_OUT,
                                    NULL, NULL);
             pm_arena_free(&ca);
-            if (crc != PM_OK || wait_arrivals(expect, 10000) != 0) {
-                fprintf(stderr, "check-out: %s\n", pc_last_error(desk));
+            if (crc != PM_OK || wait_round(th, nthreads, want, 10000) != 0) {
+                fprintf(stderr, "check-out: %s\n",
+                        crc != PM_OK ? pc_last_error(desk) : "not every screen got its event");
                 goto out;
             }
+            events++;
+            bs_sleep_us((uint64_t)opt.pause_ms * 1000);
         }
-        expect += (uint64_t)opened;
-        __atomic_store_n(&G.target, expect, __ATOMIC_RELEASE);
-        __atomic_store_n(&G.first_us, UINT64_MAX, __ATOMIC_RELEASE);
+        uint64_t want = round_start();
         uint64_t ts = bs_now_us();
         if (arrive(desk, appt[WARMUP + i], 0) != PM_OK) {
             fprintf(stderr, "check-in: %s\n", pc_last_error(desk));
             goto out;
         }
         uint64_t ta = bs_now_us();
-        if (wait_arrivals(expect, 10000) != 0) {
-            missing++;
-            expect = __atomic_load_n(&G.arrivals, __ATOMIC_ACQUIRE);
-            continue;
+        events++;
+        if (wait_round(th, nthreads, want, 10000) != 0) {
+            /* a screen lost an event: the later rounds cannot be told apart from it */
+            missing = opt.checkins - i;
+            fprintf(stderr, "check-in %d: not every screen got its event in 10 s\n", i);
+            break;
         }
+        uint64_t t_first, t_last;
+        round_times(sc, opt.subs, &t_first, &t_last);
         bs_lat_add(&answer, ta - ts);
-        bs_lat_add(&first, __atomic_load_n(&G.first_us, __ATOMIC_ACQUIRE) - ts);
-        bs_lat_add(&last, __atomic_load_n(&G.last_us, __ATOMIC_ACQUIRE) - ts);
+        bs_lat_add(&first, t_first - ts);
+        bs_lat_add(&last, t_last - ts);
         bs_sleep_us((uint64_t)opt.pause_ms * 1000);
     }
     double wall = (double)(bs_now_us() - w0) / 1e6;
     bs_perf_stop(pf);
-    double cpu1 = bs_cpu_s(s->pid), ccpu1 = bs_cpu_s(getpid());
+    double cpu1 = bs_cpu_s(s->pid), ccpu1 = bs_cpu_s(getpid()), busy1 = bs_machine_busy_s();
     bs_tasks_read(s->pid, &tk1);
     long rss2 = bs_rss_kib(s->pid);
+    double others = (busy1 - busy0) - (cpu1 - cpu0) - (ccpu1 - ccpu0);
 
     bs_lat_sort(&answer);
     bs_lat_sort(&first);
@@ -487,10 +498,15 @@ static int fanout(ts_server *s, pc_client *mgr)
     bs_result("checkin.last_subscriber_p50", (double)bs_lat_pct(&last, 0.5) / 1000.0, "ms");
     bs_result("checkin.last_subscriber_p99", (double)bs_lat_pct(&last, 0.99) / 1000.0, "ms");
     bs_result("checkin.last_subscriber_max", (double)bs_lat_pct(&last, 1.0) / 1000.0, "ms");
+    bs_result("board_events", events, "events");
     bs_result("server.cpu_per_checkin", (cpu1 - cpu0) / opt.checkins * 1000.0, "ms");
+    bs_result("server.cpu_per_event", (cpu1 - cpu0) / events * 1000.0, "ms");
+    bs_result("server.cpu_per_delivery", (cpu1 - cpu0) / events / opened * 1e6, "us");
     bs_result("server.cores_during_checkins", (cpu1 - cpu0) / wall, "cores");
     bs_result("bench_clients.cores_during_checkins", (ccpu1 - ccpu0) / wall, "cores");
     bs_result("bench_clients.cpu_per_checkin", (ccpu1 - ccpu0) / opt.checkins * 1000.0, "ms");
+    bs_result("bench_clients.cpu_per_delivery", (ccpu1 - ccpu0) / events / opened * 1e6, "us");
+    bs_result("other_processes_cpu", others > 0 ? others / wall : 0, "cores");
     bs_result("server.rss_after_checkins", (double)rss2, "KiB");
     bs_tasks_print(s->pid, &tk0, &tk1, wall);
     if (bs_get_stats(mgr, &a, &st) == PM_OK) {
@@ -805,8 +821,7 @@ int main(int argc, char **argv)
         case 'w':
             opt.max_waiting = atoi(optarg);
             break;
-        case 'E':
-            opt.epoll = 1;
+        case 'E': /* epoll is the only way now; kept for older command lines */
             break;
         case 'P':
             opt.perf = optarg;
