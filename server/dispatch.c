@@ -631,6 +631,7 @@ void req_submit_write(req *r, int (*fn)(req *r, wctx *ctx))
     r->job.run = write_run;
     r->job.failed = write_failed;
     r->job.done = write_done;
+    r->job.owner = r->c ? r->c->id : 0;
     store_submit(srv.st, &r->job);
 }
 
@@ -665,6 +666,7 @@ void req_submit_audit(req *r)
     r->job.run = audit_run;
     r->job.failed = NULL;
     r->job.done = audit_done;
+    r->job.owner = r->c ? r->c->id : 0;
     store_submit(srv.st, &r->job);
 }
 

@@ -14,6 +14,11 @@
 #define INITIAL_MAP (1ull << 30) /* virtual; the file grows only as data does */
 #define MAX_BATCH   512          /* bounds the dirty pages of one transaction */
 
+struct share {
+    uint64_t owner;
+    unsigned n;
+};
+
 static const char *const db_names[DB_COUNT] = {
     [DB_META] = "meta",           [DB_ACCOUNTS] = "accounts",
     [DB_ACCT_NAME] = "acct_name", [DB_LOGIN_FAIL] = "login_fail",
@@ -321,6 +326,49 @@ static void run_batch(store *st, wjob *batch, size_t n)
     }
 }
 
+/* Whether owner already has its share of the batch being taken (counting this job if
+ * not). seen: 2 * MAX_BATCH slots, open addressing; a batch has at most MAX_BATCH owners. */
+static int over_share(struct share *seen, uint64_t owner)
+{
+    size_t i = (size_t)(owner * 0x9E3779B97F4A7C15ull >> 54) & (2 * MAX_BATCH - 1);
+    while (seen[i].owner && seen[i].owner != owner)
+        i = (i + 1) & (2 * MAX_BATCH - 1);
+    if (seen[i].n >= STORE_FAIR_SHARE)
+        return 1;
+    seen[i].owner = owner;
+    seen[i].n++;
+    return 0;
+}
+
+/* Takes the next batch off the queue (st->mu held): in queue order, everything that
+ * queued during the last commit up to max_batch jobs, at most STORE_FAIR_SHARE of one
+ * connection's; what is left stays queued in its order. */
+static wjob *take_batch(store *st, size_t *n_out, wjob **last_out)
+{
+    struct share seen[2 * MAX_BATCH];
+    memset(seen, 0, sizeof seen);
+    wjob *batch = NULL, **bt = &batch, *last = NULL, **qp = &st->queue;
+    size_t n = 0;
+    while (*qp && n < st->max_batch) {
+        wjob *j = *qp;
+        if (j->owner && over_share(seen, j->owner)) {
+            qp = &j->next;
+            continue;
+        }
+        *qp = j->next;
+        j->next = NULL;
+        *bt = last = j;
+        bt = &j->next;
+        n++;
+    }
+    while (*qp)
+        qp = &(*qp)->next;
+    st->queue_tail = qp;
+    *n_out = n;
+    *last_out = last;
+    return batch;
+}
+
 static void *writer_main(void *arg)
 {
     store *st = arg;
@@ -338,17 +386,8 @@ static void *writer_main(void *arg)
             usleep(delay * 1000u);
             pthread_mutex_lock(&st->mu);
         }
-        /* Take up to MAX_BATCH jobs: everything that queued during the last commit. */
-        wjob *batch = st->queue, *last = batch;
-        size_t n = 1;
-        while (last->next && n < st->max_batch) {
-            last = last->next;
-            n++;
-        }
-        st->queue = last->next;
-        if (!st->queue)
-            st->queue_tail = &st->queue;
-        last->next = NULL;
+        size_t n;
+        wjob *last, *batch = take_batch(st, &n, &last);
         pthread_mutex_unlock(&st->mu);
 
         run_batch(st, batch, n);

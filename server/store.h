@@ -4,7 +4,8 @@
  * The writer takes every job queued while the previous commit ran, runs each in its own
  * nested transaction (a failing job is rolled back alone), commits the batch with one
  * fsync, and only then hands the jobs back to the loop, in commit order. A job's answer
- * is therefore never released before it is durable. */
+ * is therefore never released before it is durable. A batch takes at most
+ * STORE_FAIR_SHARE jobs of any one connection. */
 #ifndef STORE_H
 #define STORE_H
 
@@ -75,9 +76,15 @@ struct wjob {
      * to commit (status = PM_E_STORAGE, nothing of it saved). */
     void (*done)(wjob *job);
     int status;
-    int committed; /* set when the batch holding this job is durable */
+    int committed;  /* set when the batch holding this job is durable */
+    uint64_t owner; /* the connection that asked (0: the server itself); a batch holds at
+                     * most STORE_FAIR_SHARE jobs of one connection */
     wjob *next;
 };
+
+/* A connection's jobs in one batch at most: one connection's flood of writes makes its
+ * own commits many, not everyone's commit long. Its further jobs wait, in their order. */
+#define STORE_FAIR_SHARE 16
 
 enum store_mode { STORE_OPEN, STORE_CREATE, STORE_READONLY };
 /* Opens the environment in dir: an existing practice, a new one, or read-only for the

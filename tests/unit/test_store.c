@@ -1,7 +1,8 @@
 /* The store's writer on a real LMDB in a temporary directory: jobs that pile up commit as
  * one batch, a failing job is rolled back alone, answers are released on the loop thread
- * in submission order only after the commit, and a batch that fills the map is redone
- * in a bigger one. Also runs under ThreadSanitizer (label tsan). */
+ * in submission order only after the commit, one connection's jobs take at most their
+ * share of a batch, and a batch that fills the map is redone in a bigger one. Also runs under
+ * ThreadSanitizer (label tsan). */
 #include "tu.h"
 
 #include "pm_err.h"
@@ -324,6 +325,38 @@ static void test_many_jobs_many_threads(void **state)
     assert_true(s.commits >= 1 && s.commits <= N);
 }
 
+/* One connection's pile of jobs fills a batch only up to its share: the others' jobs and
+ * the server's own go in the first batch beside it, its own follow in later batches, and
+ * every connection's jobs are still answered in the order it queued them. */
+static void test_fair_share(void **state)
+{
+    fx *f = *state;
+    enum { FLOOD = 2 * STORE_FAIR_SHARE + 8, OTHER = 2, SERVER = 3 };
+    enum { N = FLOOD + OTHER + SERVER };
+    start_writer(f, 100); /* everything below queues before the first batch is taken */
+    for (int i = 0; i < N; i++) {
+        tjob *t = job_init(f, i);
+        t->job.owner = i < FLOOD ? 7 : i < FLOOD + OTHER ? 9 : 0;
+        store_submit(f->st, &t->job);
+    }
+    run_until_done(f, N);
+    int pos = 0;
+    for (int i = 0; i < STORE_FAIR_SHARE; i++) /* batch 1: the flood's share ... */
+        assert_int_equal(f->order[pos++], i);
+    for (int i = FLOOD; i < N; i++) /* ... and everyone else's, the server's included */
+        assert_int_equal(f->order[pos++], i);
+    for (int i = STORE_FAIR_SHARE; i < FLOOD; i++) /* then the rest of the flood, in order */
+        assert_int_equal(f->order[pos++], i);
+    store_stats s;
+    store_get_stats(f->st, &s);
+    assert_int_equal(s.commits, 3);
+    assert_int_equal(s.max_batch, STORE_FAIR_SHARE + OTHER + SERVER);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(f->jobs[i].job.status, PM_OK);
+        assert_int_equal(f->jobs[i].job.committed, 1);
+    }
+}
+
 /* Stopping the writer runs what is queued and answers it before returning. */
 static void test_stop_drains_queue(void **state)
 {
@@ -616,6 +649,7 @@ int main(void)
         T(test_batch_with_failing_job),
         T(test_many_jobs_many_threads),
         T(test_stop_drains_queue),
+        T(test_fair_share),
         T(test_map_full_grows_and_redoes),
         T(test_map_full_in_failed_callback),
         T(test_next_id_and_meta),
