@@ -732,6 +732,7 @@ static int op_stats(req *r, MDB_txn *txn)
     st->replayed_answers = srv.replayed;
     uint64_t issued;
     st->tls_handshakes = srv.handshakes;
+    st->tls_deferred = srv.handshakes_deferred;
     tickets_stats(srv.tickets, &st->tls_resumed, &issued);
     store_last_u64(txn, store_dbi(srv.st, DB_EVENTS), &st->last_event_seq);
     st->rss_bytes = rss_bytes();

@@ -412,13 +412,20 @@ void conn_send_error(conn *c, uint64_t id, int code, const char *message, const 
  * other connection had its share. One client flooding requests cannot hold the loop. */
 #define TURN_FRAMES 32
 #define TURN_NS     (1000 * 1000)
+/* TLS handshakes, all connections together, get about this much of a turn: a full one
+ * costs ~2.5 ms here (ECDHE and a signature), so 2,000 clients reconnecting without
+ * tickets would otherwise hold the loop for seconds in one turn. The rest wait, in
+ * order, for the next turns; established connections are served in every turn. */
+#define TURN_HANDSHAKE_NS (2 * 1000 * 1000)
 
 static struct {
     int init;
     uv_check_t check; /* after each poll: a new turn */
     uv_idle_t idle;   /* while some connection yielded: resume them, poll without waiting */
     uint64_t no;
-    conn *head, **tail;
+    conn *head, **tail;    /* yielded: resumed in the next turn, all of them */
+    conn *hs, **hs_tail;   /* handshakes waiting for handshake time, oldest first */
+    uint64_t hs_no, hs_ns; /* the turn the handshake time hs_ns was spent in */
 } turn;
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -432,6 +439,30 @@ static void on_turn_check(uv_check_t *h)
     turn.no++;
 }
 
+static void conn_resume(conn *c)
+{
+    c->next_ready = NULL;
+    c->yielded = 0;
+    if (!c->closing && !srv.stopping) {
+        if (!c->paused && !c->sink)
+            uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        conn_input(c);
+        if (!c->closing)
+            conn_keep_rx(c);
+    }
+    conn_unref(c);
+}
+
+/* Whether this turn has handshake time left. */
+static int handshake_time_left(void)
+{
+    if (turn.hs_no != turn.no) {
+        turn.hs_no = turn.no;
+        turn.hs_ns = 0;
+    }
+    return turn.hs_ns < TURN_HANDSHAKE_NS;
+}
+
 static void on_turn_idle(uv_idle_t *h)
 {
     conn *list = turn.head;
@@ -440,18 +471,16 @@ static void on_turn_idle(uv_idle_t *h)
     while (list) {
         conn *c = list;
         list = c->next_ready;
-        c->next_ready = NULL;
-        c->yielded = 0;
-        if (!c->closing && !srv.stopping) {
-            if (!c->paused && !c->sink)
-                uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-            conn_input(c);
-            if (!c->closing)
-                conn_keep_rx(c);
-        }
-        conn_unref(c);
+        conn_resume(c);
     }
-    if (!turn.head)
+    while (turn.hs && handshake_time_left()) {
+        conn *c = turn.hs;
+        turn.hs = c->next_ready;
+        if (!turn.hs)
+            turn.hs_tail = &turn.hs;
+        conn_resume(c);
+    }
+    if (!turn.head && !turn.hs)
         uv_idle_stop(h);
 }
 
@@ -461,6 +490,7 @@ static void turn_init(void)
         return;
     turn.init = 1;
     turn.tail = &turn.head;
+    turn.hs_tail = &turn.hs;
     uv_check_init(srv.loop, &turn.check);
     uv_check_start(&turn.check, on_turn_check);
     uv_unref((uv_handle_t *)&turn.check);
@@ -473,6 +503,20 @@ static void turn_close(void)
         return;
     uv_close((uv_handle_t *)&turn.check, NULL);
     uv_close((uv_handle_t *)&turn.idle, NULL);
+}
+
+/* c stops reading and waits on a queue of on_turn_idle's: the yielded (q = &turn.tail) or
+ * the handshakes (&turn.hs_tail). */
+static void conn_defer(conn *c, conn ***q)
+{
+    turn_init();
+    c->yielded = 1;
+    if (!c->sink)
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    conn_ref(c);
+    **q = c;
+    *q = &c->next_ready;
+    uv_idle_start(&turn.idle, on_turn_idle);
 }
 
 /* Whether c has had its share of this turn; if so it stops reading, keeps rest[0..n)
@@ -491,15 +535,27 @@ static int conn_yield(conn *c, const uint8_t *rest, size_t n)
         conn_abort(c, "out of memory");
         return 1;
     }
-    turn_init();
-    c->yielded = 1;
-    if (!c->sink)
-        uv_read_stop((uv_stream_t *)&c->tcp);
-    conn_ref(c);
-    *turn.tail = c;
-    turn.tail = &c->next_ready;
-    uv_idle_start(&turn.idle, on_turn_idle);
+    conn_defer(c, &turn.tail);
     return 1;
+}
+
+/* A handshake step for c, unless this turn's handshake time is spent: then c waits for
+ * the next turn with its ciphertext kept. Returns mbedtls's result, or WANT_READ when
+ * deferred. */
+static int conn_handshake_step(conn *c)
+{
+    if (c->yielded)
+        return MBEDTLS_ERR_SSL_WANT_READ; /* waiting for its turn already */
+    if (!handshake_time_left()) {
+        /* on_turn_idle spends the next turns' time on the waiting ones first */
+        srv.handshakes_deferred++;
+        conn_defer(c, &turn.hs_tail);
+        return MBEDTLS_ERR_SSL_WANT_READ;
+    }
+    uint64_t t0 = uv_hrtime();
+    int rc = mbedtls_ssl_handshake(&c->ssl);
+    turn.hs_ns += uv_hrtime() - t0;
+    return rc;
 }
 
 static void conn_frames(conn *c, const uint8_t *p, size_t n)
@@ -597,7 +653,7 @@ static void conn_input(conn *c)
 static void conn_input_locked(conn *c)
 {
     if (!c->handshake_done) {
-        int rc = mbedtls_ssl_handshake(&c->ssl);
+        int rc = conn_handshake_step(c);
         if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
             conn_flush(c);
             return;

@@ -65,6 +65,7 @@ typedef struct server {
     uint64_t inflight;   /* requests accepted and not yet answered, server-wide */
     uint64_t replayed;   /* write requests answered from their request key's first answer */
     uint64_t handshakes; /* TLS handshakes completed */
+    uint64_t handshakes_deferred; /* handshake steps put off to a later turn */
     int stopping;
 
     uint8_t rxbuf[65536]; /* shared read buffer: ciphertext lands here, is consumed at once */

@@ -475,6 +475,8 @@ static int storm(ts_server *s, cthread *th, const char *tag, int drop_tickets)
             bs_result(m, (double)srv_hs, "handshakes");
             snprintf(m, sizeof m, "storm.%s.server.tls_resumed", tag);
             bs_result(m, (double)srv_res, "handshakes");
+            snprintf(m, sizeof m, "storm.%s.server.tls_deferred", tag);
+            bs_result(m, (double)stt->tls_deferred, "steps");
             snprintf(m, sizeof m, "storm.%s.server.connections", tag);
             bs_result(m, (double)stt->connections, "connections");
         }

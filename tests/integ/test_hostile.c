@@ -1,9 +1,9 @@
 /* More hostile input, while a logged-in control client pings and searches in its own
  * thread and its latency is printed after every case: thousands of connections that
  * never finish the TLS handshake, a request with a huge repeated field, unknown fields
- * nested deep, random bytes after a good handshake, and a subscriber that stops
- * reading. Each case must be answered or cut off, the server must stay up, and nobody
- * else may notice. */
+ * nested deep, random bytes after a good handshake, a subscriber that stops reading, and
+ * a burst of full handshakes. Each case must be answered or cut off, the server must stay up, and
+ * nobody else may notice. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -490,6 +490,54 @@ static void test_pipelined_flood(void **state)
     control_check("during a pipelined flood");
 }
 
+/* ---- many full handshakes at once ---- */
+
+enum { HS_THREADS = 8, HS_PER_THREAD = 12 };
+
+static void *handshake_thread(void *ud)
+{
+    int *ok = ud;
+    for (int i = 0; i < HS_PER_THREAD; i++) {
+        pc_client *c = ts_client(&S); /* a new client: a full handshake, no ticket */
+        if (c && ping(c) == PM_OK)
+            (*ok)++;
+        pc_free(c);
+    }
+    return NULL;
+}
+
+/* Clients connecting all at once get their handshakes in the loop's turns, a couple of
+ * milliseconds' worth per turn: the ones put off (tls_deferred) carry on from the
+ * ClientHello they sent, every one completes, and the control never waits behind them. */
+static void test_handshake_burst(void **state)
+{
+    (void)state;
+    pm_arena a;
+    pm_arena_init(&a, 0);
+    Pm__Stats *before = get_stats(&a);
+    uint64_t hs0 = before->tls_handshakes, def0 = before->tls_deferred;
+    pthread_t th[HS_THREADS];
+    int ok[HS_THREADS] = {0};
+    for (int i = 0; i < HS_THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, handshake_thread, &ok[i]), 0);
+    int total = 0;
+    for (int i = 0; i < HS_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        total += ok[i];
+    }
+    Pm__Stats *after = get_stats(&a);
+    print_message("      %d full handshakes from %d threads: %llu completed, %llu steps put off "
+                  "to a later turn\n",
+                  HS_THREADS * HS_PER_THREAD, HS_THREADS,
+                  (unsigned long long)(after->tls_handshakes - hs0),
+                  (unsigned long long)(after->tls_deferred - def0));
+    assert_int_equal(total, HS_THREADS * HS_PER_THREAD);
+    assert_true(after->tls_handshakes - hs0 >= (uint64_t)total);
+    assert_true(after->tls_deferred > def0);
+    pm_arena_free(&a);
+    control_check("during a burst of full handshakes");
+}
+
 /* ---- random bytes after a good handshake ---- */
 
 static void test_random_after_handshake(void **state)
@@ -734,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_stalled_handshakes), cmocka_unit_test(test_huge_repeated_field),
         cmocka_unit_test(test_deep_nesting),       cmocka_unit_test(test_random_after_handshake),
         cmocka_unit_test(test_slow_subscriber),    cmocka_unit_test(test_pipelined_flood),
+        cmocka_unit_test(test_handshake_burst),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
