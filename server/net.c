@@ -8,6 +8,7 @@
 #include "pm_time.h"
 #include "server.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -319,12 +320,24 @@ static void check_output(conn *c)
     }
 }
 
+/* Each connection's TLS buffers (~33 KiB) come from the heap; once most of a crowd has
+ * gone, the allocator is asked to give the free pages back, so a server that held 10,000
+ * screens for an hour does not keep their 350 MB after they left. */
+#define TRIM_MIN_PEAK 256
+
 void net_tick(void)
 {
+    static uint64_t peak;
     for (conn *c = srv.conns, *next; c; c = next) {
         next = c->next;
         if (c->over_soft_ms)
             check_output(c);
+    }
+    if (srv.nconns > peak)
+        peak = srv.nconns;
+    if (peak >= TRIM_MIN_PEAK && srv.nconns < peak / 2) {
+        malloc_trim(0);
+        peak = srv.nconns;
     }
 }
 
