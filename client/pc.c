@@ -653,7 +653,14 @@ int pc_connect(pc_client *c)
     while ((r = mbedtls_ssl_handshake(&c->ssl)) != 0) {
         if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
             continue;
-        rc = tls_error(c, r, "TLS handshake");
+        if (r == MBEDTLS_ERR_SSL_CONN_EOF || r == MBEDTLS_ERR_NET_CONN_RESET)
+            /* what practiced does at its connection limit, or while it stops */
+            rc = set_err(c, PM_E_CLOSED,
+                         "the server at %s:%d closed the connection before the TLS handshake "
+                         "(it may be at its connection limit, or stopping); try again later",
+                         c->host, c->o.port);
+        else
+            rc = tls_error(c, r, "TLS handshake");
         pc_close(c);
         return rc;
     }
