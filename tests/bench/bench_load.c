@@ -56,9 +56,9 @@
 
 static struct {
     int sites, providers, desks, boards, managers, patients, visits, bookings;
-    double day_secs;
+    double day_secs, restart_at;
     const char *dir;
-} opt = {20, 4, 2, 2, -1, 300, 24, 120, 120.0, "/tmp"};
+} opt = {20, 4, 2, 2, -1, 300, 24, 120, 120.0, 0.0, "/tmp"};
 
 static void usage(FILE *f)
 {
@@ -76,6 +76,10 @@ static void usage(FILE *f)
             "  --visits N     today's appointments per provider (default %d, at most %d)\n"
             "  --bookings N   future bookings per site over the day (default %d)\n"
             "  --day-secs S   wall seconds the 10-hour day is played in (default %.0f)\n"
+            "  --restart-at F restart the server (SIGTERM, then serve again on the same port)\n"
+            "                 when the fraction F of the day has passed (0.5: at midday;\n"
+            "                 default 0: no restart); every desk and board comes back as the\n"
+            "                 real ones do, and each board's events are checked for gaps\n"
             "  --dir DIR      where the data directory goes (default %s)\n"
             "  --help\n",
             opt.sites, opt.providers, opt.desks, opt.boards, opt.patients, opt.visits,
@@ -111,6 +115,15 @@ static struct {
     uint64_t ev_desk, ev_board, ev_other;
     int measuring;
 } R;
+
+/* The restart (--restart-at): when, what it cost, who came back. */
+static struct {
+    uint64_t t_sigterm, t_stopped, t_listen, t_all_back;
+    double scpu_before, scpu_mark; /* the old server's CPU in the day; the new one's at start */
+    int done, failed, back, down_at_restart;
+    uint64_t lost_tasks;
+    bs_lat back_lat; /* each connection's time back, from the SIGTERM */
+} RS;
 
 /* ---- the practice ---- */
 
@@ -177,6 +190,10 @@ typedef struct conn {
     char pick_mrn[24];
     int pick_prov, pick_vt;
     fut pick_fut;
+    uv_timer_t retry; /* the next reconnect, after the server went away */
+    uint64_t backoff_ms;
+    int was_up;
+    uint64_t events, seq0; /* events since it first subscribed, and the seq it started at */
 } conn;
 
 static conn *CN;
@@ -571,32 +588,81 @@ static void k_ready(bu_conn *c)
 {
     conn *k = c->ud;
     nready++;
-    connecting--;
+    if (k->was_up) { /* back after the restart */
+        RS.back++;
+        bs_lat_add(&RS.back_lat, bu_now_us() - RS.t_sigterm);
+        if (RS.back == RS.down_at_restart)
+            RS.t_all_back = bu_now_us();
+    } else {
+        connecting--;
+        k->was_up = 1;
+        k->seq0 = c->last_seq;
+    }
     if (k->kind != C_BOARD && k->kind != C_LOADER)
         conn_idle(k);
 }
 
 static char first_down[200];
 static int downs;
+static uint32_t retry_rng = 12345;
+
+static void idle_remove(conn *k)
+{
+    conn **v = k->kind == C_MGR ? mgr_idle : S[k->site].idle;
+    int *n = k->kind == C_MGR ? &nmgr_idle : &S[k->site].nidle;
+    for (int i = 0; i < *n; i++)
+        if (v[i] == k) {
+            v[i] = v[--*n];
+            break;
+        }
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    conn *k = t->data;
+    bu_connect(&k->c);
+}
 
 static void k_down(bu_conn *c, const char *why)
 {
     conn *k = c->ud;
-    if (c->t_ready)
+    int was_ready = c->t_ready != 0;
+    if (was_ready)
         nready--;
-    else
+    else if (!k->was_up)
         connecting--;
-    if (!strstr(why, "bench over")) {
+    if (strstr(why, "bench over"))
+        return;
+    if (!RS.t_sigterm) { /* no restart: a connection lost is a failure */
         downs++;
         if (!first_down[0])
             snprintf(first_down, sizeof first_down, "%s", why);
     }
-    (void)k;
+    if (!k->was_up)
+        return;
+    /* The server went away: the task in hand is lost (a desk's person would look again),
+     * a room it held is given back, and the connection comes back as the real screens do. */
+    idle_remove(k);
+    if (k->busy) {
+        RS.lost_tasks++;
+        if (k->t.kind == K_STEP) {
+            Pm__Envelope lost = PM__ENVELOPE__INIT;
+            lost.body_case = PM__ENVELOPE__BODY_ERROR;
+            step_done(k, &lost);
+        }
+        k->busy = 0;
+    }
+    retry_rng = retry_rng * 1664525u + 1013904223u;
+    uint64_t delay = bu_backoff_ms(k->kind != C_BOARD, was_ready, &k->backoff_ms, retry_rng >> 8);
+    c->t_ready = 0;
+    uv_timer_start(&k->retry, on_retry, delay, 0);
 }
 
 static void k_event(bu_conn *c, const Pm__Envelope *e, uint64_t now)
 {
     conn *k = c->ud;
+    if (e->body_case == PM__ENVELOPE__BODY_EVENT)
+        k->events++;
     if (!R.measuring || e->body_case != PM__ENVELOPE__BODY_EVENT)
         return;
     if (k->kind == C_BOARD)
@@ -940,8 +1006,11 @@ static void on_connect_tick(uv_timer_t *t)
 
 static void close_all(void)
 {
-    for (int i = 0; i < NCN; i++)
+    for (int i = 0; i < NCN; i++) {
+        if (CN[i].retry.loop)
+            uv_close((uv_handle_t *)&CN[i].retry, NULL);
         bu_close(&CN[i].c, "bench over");
+    }
     for (int i = 0; i < LOADERS; i++)
         bu_close(&loaders[i].c, "bench over");
     uv_run(&loop, UV_RUN_NOWAIT);
@@ -967,15 +1036,141 @@ static void on_rss(uv_timer_t *t)
         uv_stop(&loop);
 }
 
+static ts_server *SRV;
+static uv_timer_t restart_timer;
+
+/* --restart-at: the server is stopped as an operator would (SIGTERM: it answers what it
+ * committed, closes every connection) and started again on the same port, with the same
+ * data directory and its ticket key. */
+static void on_restart(uv_timer_t *t)
+{
+    (void)t;
+    RS.down_at_restart = nready;
+    RS.t_sigterm = bu_now_us();
+    RS.scpu_before += bs_cpu_s(server_pid) - RS.scpu_mark;
+    int port = SRV->port;
+    int st = ts_stop(SRV, SIGTERM);
+    RS.t_stopped = bu_now_us();
+    char args[64];
+    snprintf(args, sizeof args, "--listen 127.0.0.1:%d", port);
+    if (ts_start(SRV, args) != 0) {
+        fprintf(stderr, "restart: the server did not start again; log %s\n", SRV->log);
+        RS.failed = 1;
+        uv_stop(&loop);
+        return;
+    }
+    RS.t_listen = bu_now_us();
+    server_pid = SRV->pid;
+    RS.scpu_mark = bs_cpu_s(server_pid);
+    RS.done = 1;
+    printf("# restart: SIGTERM at %.1f s of the day with %d connections up; stopped (status "
+           "%d) in %.0f ms, serving again %.0f ms later\n",
+           (double)(RS.t_sigterm - t_day0) / 1e6, RS.down_at_restart, st,
+           (double)(RS.t_stopped - RS.t_sigterm) / 1000.0,
+           (double)(RS.t_listen - RS.t_stopped) / 1000.0);
+}
+
+struct replay_count {
+    uint64_t n, last;
+};
+
+static void count_replayed(void *ud, const Pm__Envelope *e)
+{
+    struct replay_count *rc = ud;
+    if (e->body_case == PM__ENVELOPE__BODY_EVENT) {
+        rc->n++;
+        rc->last = e->event->seq;
+    }
+}
+
+/* After a restart: every board of a site must have had the same events as its neighbours,
+ * and, for the first three sites, as many as the event log holds for board/<site> since
+ * they subscribed (a new subscriber replays them): none was missed across the restart.
+ * Returns the disagreements, each printed. */
+static int check_boards(ts_server *srv, pc_client *mgr)
+{
+    int bad = 0, replayed = 0;
+    for (int i = 0; i < opt.sites; i++) {
+        conn *b0 = NULL;
+        for (int j = 0; j < NCN; j++) {
+            conn *k = &CN[j];
+            if (k->kind != C_BOARD || k->site != i)
+                continue;
+            if (!b0) {
+                b0 = k;
+            } else if (k->events != b0->events || k->c.last_seq != b0->c.last_seq ||
+                       k->seq0 != b0->seq0) {
+                printf("# site %s: a board had %llu events to seq %llu, another %llu to %llu\n",
+                       S[i].id, (unsigned long long)k->events, (unsigned long long)k->c.last_seq,
+                       (unsigned long long)b0->events, (unsigned long long)b0->c.last_seq);
+                bad++;
+            }
+        }
+        if (!b0 || i >= 3)
+            continue;
+        char topic[40];
+        snprintf(topic, sizeof topic, "board/%s", S[i].id);
+        const char *tp[1] = {topic};
+        pc_opts po = {
+            .host = "127.0.0.1", .port = srv->port, .ca_file = srv->ca, .timeout_ms = 30000};
+        pc_client *c = pc_new(&po);
+        struct replay_count rc = {0, 0};
+        pm_arena a;
+        pm_arena_init(&a, 0);
+        Pm__Subscribed *sd;
+        if (c)
+            pc_set_token(c, pc_token(mgr), 32);
+        if (!c || pc_connect(c) != PM_OK) {
+            printf("# site %s: cannot connect to replay its board: %s\n", S[i].id,
+                   c ? pc_last_error(c) : "out of memory");
+            bad++;
+        } else {
+            pc_on_event(c, count_replayed, &rc);
+            if (pc_subscribe(c, tp, 1, b0->seq0, &a, &sd) != PM_OK) {
+                printf("# site %s: cannot replay its board: %s\n", S[i].id, pc_last_error(c));
+                bad++;
+            } else {
+                while (rc.last < b0->c.last_seq && pc_poll(c, 2000) > 0)
+                    ;
+                replayed++;
+                if (rc.n != b0->events || rc.last != b0->c.last_seq) {
+                    printf("# site %s: the log holds %llu board events to seq %llu, its boards "
+                           "got %llu to %llu\n",
+                           S[i].id, (unsigned long long)rc.n, (unsigned long long)rc.last,
+                           (unsigned long long)b0->events, (unsigned long long)b0->c.last_seq);
+                    bad++;
+                } else {
+                    printf("# site %s: its boards got all %llu board events of the log (seq %llu "
+                           "to %llu)\n",
+                           S[i].id, (unsigned long long)rc.n, (unsigned long long)b0->seq0,
+                           (unsigned long long)rc.last);
+                }
+            }
+        }
+        pm_arena_free(&a);
+        pc_free(c);
+    }
+    bs_result("restart.sites_replayed", replayed, "sites");
+    bs_result("restart.board_disagreements", bad, "boards");
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        {"sites", required_argument, 0, 's'},    {"providers", required_argument, 0, 'p'},
-        {"desks", required_argument, 0, 'D'},    {"boards", required_argument, 0, 'B'},
-        {"managers", required_argument, 0, 'm'}, {"patients", required_argument, 0, 'P'},
-        {"visits", required_argument, 0, 'v'},   {"bookings", required_argument, 0, 'b'},
-        {"day-secs", required_argument, 0, 'S'}, {"dir", required_argument, 0, 'd'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+        {"sites", required_argument, 0, 's'},
+        {"providers", required_argument, 0, 'p'},
+        {"desks", required_argument, 0, 'D'},
+        {"boards", required_argument, 0, 'B'},
+        {"managers", required_argument, 0, 'm'},
+        {"patients", required_argument, 0, 'P'},
+        {"visits", required_argument, 0, 'v'},
+        {"bookings", required_argument, 0, 'b'},
+        {"day-secs", required_argument, 0, 'S'},
+        {"dir", required_argument, 0, 'd'},
+        {"restart-at", required_argument, 0, 'r'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -1009,6 +1204,13 @@ int main(int argc, char **argv)
             break;
         case 'd':
             opt.dir = optarg;
+            break;
+        case 'r':
+            opt.restart_at = atof(optarg);
+            if (opt.restart_at < 0 || opt.restart_at >= 1) {
+                fprintf(stderr, "--restart-at: a fraction of the day, from 0 to below 1\n");
+                return 2;
+            }
             break;
         case 'h':
             usage(stdout);
@@ -1064,6 +1266,7 @@ int main(int argc, char **argv)
         !(mgr = ts_manager(&s)))
         goto out;
     server_pid = s.pid;
+    SRV = &s;
     memcpy(mgr_token, pc_token(mgr), 32);
     uint64_t t_setup = bu_now_us();
     for (int i = 0; i < opt.sites; i++) {
@@ -1158,6 +1361,10 @@ int main(int argc, char **argv)
         bu_conn_init(&k->c, &X, &ops, k);
         bu_conn_token(&k->c, mgr_token, "bench back office");
     }
+    for (int i = 0; i < NCN; i++) {
+        uv_timer_init(&loop, &CN[i].retry);
+        CN[i].retry.data = &CN[i];
+    }
     uint64_t tc = bu_now_us();
     nready = 0;
     uv_timer_init(&loop, &tick);
@@ -1186,8 +1393,14 @@ int main(int argc, char **argv)
     t_end_day = t_day0 + (uint64_t)((opt.day_secs + 60) * 1e6);
     bs_tasks tk0, tk1;
     bs_tasks_read(s.pid, &tk0);
-    double scpu0 = bs_cpu_s(s.pid), busy0 = bu_machine_busy_s(), self0 = bs_cpu_s(getpid());
+    double busy0 = bu_machine_busy_s(), self0 = bs_cpu_s(getpid());
+    RS.scpu_mark = bs_cpu_s(s.pid);
     R.measuring = 1;
+    uv_timer_init(&loop, &restart_timer);
+    if (opt.restart_at > 0)
+        uv_timer_start(
+            &restart_timer, on_restart,
+            (t_day0 - bu_now_us()) / 1000 + (uint64_t)(opt.restart_at * opt.day_secs * 1000), 0);
     peak_rss = rss_before;
     uv_timer_start(&tick, on_tick, 1, 1);
     uv_timer_init(&loop, &rss_timer);
@@ -1198,7 +1411,9 @@ int main(int argc, char **argv)
     R.measuring = 0;
     uv_timer_stop(&tick);
     uv_timer_stop(&rss_timer);
-    double scpu1 = bs_cpu_s(s.pid), busy1 = bu_machine_busy_s(), self1 = bs_cpu_s(getpid());
+    uv_close((uv_handle_t *)&restart_timer, NULL);
+    double scpu = RS.scpu_before + bs_cpu_s(s.pid) - RS.scpu_mark, busy1 = bu_machine_busy_s(),
+           self1 = bs_cpu_s(getpid());
     bs_tasks_read(s.pid, &tk1);
     double secs = (double)(t1 - t0) / 1e6;
     if (HN)
@@ -1237,17 +1452,50 @@ int main(int argc, char **argv)
     bs_result("events.delivered_per_s", (double)(R.ev_desk + R.ev_board + R.ev_other) / secs,
               "events/s");
     bu_print_lat("events.flow_step_to_desk", &R.ev_flow, 0);
-    double scpu = scpu1 - scpu0;
     bs_result("server.cores", scpu / secs, "cores");
     bs_result("server.cpu_per_request", total ? scpu / (double)total * 1e6 : 0, "us");
     bs_result("server.rss_peak", (double)peak_rss, "KiB");
     bs_result("server.rss_end", (double)bs_rss_kib(s.pid), "KiB");
-    bs_tasks_print(s.pid, &tk0, &tk1, secs);
+    if (RS.done)
+        printf("# (the server's threads: not shown, the server was restarted)\n");
+    else
+        bs_tasks_print(s.pid, &tk0, &tk1, secs);
     bs_result("bench_clients.cores", (self1 - self0) / secs, "cores");
     double others = (busy1 - busy0) - scpu - (self1 - self0);
     bs_result("other_processes_cpu", others > 0 ? others / secs : 0, "cores");
     if (downs)
         printf("# connections lost during the day: %d, first: %s\n", downs, first_down);
+    int restart_bad = 0;
+    if (opt.restart_at > 0) {
+        uint64_t lost = 0;
+        for (int i = 0; i < NCN; i++)
+            lost += CN[i].c.lost;
+        bs_lat_sort(&RS.back_lat);
+        bs_result("restart.connections_up_at_sigterm", RS.down_at_restart, "connections");
+        bs_result("restart.connections_back", RS.back, "connections");
+        if (RS.t_all_back)
+            bs_result("restart.all_back_from_sigterm", (double)(RS.t_all_back - RS.t_sigterm) / 1e6,
+                      "s");
+        bs_result("restart.back_p50", (double)bs_lat_pct(&RS.back_lat, 0.5) / 1e6, "s");
+        bs_result("restart.back_p99", (double)bs_lat_pct(&RS.back_lat, 0.99) / 1e6, "s");
+        bs_result("restart.requests_cut_off", (double)lost, "requests");
+        bs_result("restart.tasks_dropped", (double)RS.lost_tasks, "tasks");
+        /* the day's last events still on their way to the boards */
+        for (uint64_t until = bu_now_us() + 500000; bu_now_us() < until;) {
+            uv_run(&loop, UV_RUN_NOWAIT);
+            bs_sleep_us(1000);
+        }
+        int boards_bad = RS.done ? check_boards(&s, mgr) : -1;
+        restart_bad = !RS.done || !RS.t_all_back || boards_bad != 0;
+        printf("VERDICT target every desk and board back after a restart under load, no board "
+               "event missed: %s (%d of %d back%s%.2f s after the SIGTERM; %s)\n",
+               restart_bad ? "not met" : "met", RS.back, RS.down_at_restart,
+               RS.t_all_back ? ", all of them " : ", the last ",
+               (double)((RS.t_all_back ? RS.t_all_back : bu_now_us()) - RS.t_sigterm) / 1e6,
+               boards_bad == 0  ? "every board's events match its neighbours' and the log"
+               : boards_bad > 0 ? "some boards' events do not match"
+                                : "the server did not restart");
+    }
     Pm__Stats *st;
     if (bs_get_stats(mgr, &a, &st) == PM_OK) {
         static const char *const ops_shown[] = {"flow_step",    "book",       "move",

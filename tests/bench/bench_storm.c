@@ -42,10 +42,6 @@
 #include <unistd.h>
 
 #define TARGET_S         5.0
-#define BOARD_FIRST_MS   500
-#define BOARD_MAX_MS     30000
-#define DESK_FIRST_MS    250
-#define DESK_MAX_MS      8000
 #define CONNECTS_AT_ONCE 64 /* per thread, at the first connect: under the listen backlog */
 #define CTL_SAMPLES      (4u << 20)
 
@@ -147,18 +143,7 @@ static void c_down(bu_conn *c, const char *why)
         th->connecting--;
     if (atomic_load(&G.stop))
         return;
-    uint64_t delay;
-    if (s->desk) { /* desk_net.c: 250 ms, then doubling to 8 s, no jitter */
-        s->backoff_ms = !s->backoff_ms || c->t_ready      ? DESK_FIRST_MS
-                        : s->backoff_ms * 2 > DESK_MAX_MS ? DESK_MAX_MS
-                                                          : s->backoff_ms * 2;
-        delay = s->backoff_ms;
-    } else { /* board.c: 500 ms doubling to 30 s, jittered over the upper half */
-        s->backoff_ms = c->t_ready || !s->backoff_ms ? BOARD_FIRST_MS : s->backoff_ms * 2;
-        if (s->backoff_ms > BOARD_MAX_MS)
-            s->backoff_ms = BOARD_MAX_MS;
-        delay = s->backoff_ms / 2 + rnd() % (s->backoff_ms / 2 + 1);
-    }
+    uint64_t delay = bu_backoff_ms(s->desk, c->t_ready != 0, &s->backoff_ms, rnd());
     c->t_ready = 0;
     uv_timer_start(&s->retry, on_retry, delay, 0);
 }

@@ -616,3 +616,16 @@ int bu_send(bu_conn *c, Pm__Envelope *e, uint64_t tag)
     }
     return rc;
 }
+
+#define BOARD_FIRST_MS 500
+#define BOARD_MAX_MS   30000
+#define DESK_FIRST_MS  250
+#define DESK_MAX_MS    8000
+
+uint64_t bu_backoff_ms(int desk, int was_up, uint64_t *backoff_ms, uint32_t rnd)
+{
+    uint64_t first = desk ? DESK_FIRST_MS : BOARD_FIRST_MS, max = desk ? DESK_MAX_MS : BOARD_MAX_MS;
+    uint64_t b = was_up || !*backoff_ms ? first : *backoff_ms * 2;
+    *backoff_ms = b > max ? max : b;
+    return desk ? *backoff_ms : *backoff_ms / 2 + rnd % (*backoff_ms / 2 + 1);
+}

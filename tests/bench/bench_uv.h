@@ -137,6 +137,13 @@ void bu_conn_free(bu_conn *c);
 
 uint64_t bu_now_us(void);
 
+/* How long a screen waits before its next reconnect, as the real ones do: a desk
+ * (client/desk_net.c) 250 ms, doubling to 8 s, not jittered; a board (client/board.c)
+ * 500 ms, doubling to 30 s, jittered over the upper half (rnd: any random number).
+ * *backoff_ms carries the state (0 at first); was_up starts it again from the first
+ * delay (the connection that broke had been up). */
+uint64_t bu_backoff_ms(int desk, int was_up, uint64_t *backoff_ms, uint32_t rnd);
+
 /* ---- helpers the benchmarks share ---- */
 
 /* CPU time of the calling thread, in seconds. */
