@@ -14,21 +14,6 @@
 
 #define BLOCKS_MAX 100
 
-/* A command whose only operand is one ID and which has no options. CLI_OPT_HELP after
- * the help. */
-static int one_operand(cli *c, int argc, char **argv, const char *what)
-{
-    static const struct option opts[] = {HELP_OPTION, END_OPTIONS};
-    int o = cli_opt(c, argc, argv, opts);
-    if (o == CLI_OPT_HELP)
-        return o;
-    if (o != -1)
-        return cli_opt_exit(o);
-    if (argc - optind != 1)
-        return cli_usage_error(c, "give one %s", what);
-    return CLI_EXIT_OK;
-}
-
 static int print_setup_json(const Pm__Setup *s)
 {
     cj_print(cj_message(&s->base));
@@ -452,11 +437,9 @@ static const char remove_help[] =
 
 static int cmd_template_remove(cli *c, int argc, char **argv)
 {
-    int rc = one_operand(c, argc, argv, "template ID");
-    if (rc)
-        return rc == CLI_OPT_HELP ? CLI_EXIT_OK : rc;
-    if ((rc = cli_open(c)))
-        return rc;
+    int rc = cli_no_options(c, argc, argv, 1, "give one template ID");
+    if (rc || (rc = cli_open(c)))
+        return cli_scan_exit(rc);
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__DeleteTemplate *d;
@@ -679,14 +662,10 @@ static const char exc_remove_help[] = "usage: practice exception remove ID\n"
 
 static int cmd_exception_remove(cli *c, int argc, char **argv)
 {
-    int rc = one_operand(c, argc, argv, "exception ID");
-    if (rc)
-        return rc == CLI_OPT_HELP ? CLI_EXIT_OK : rc;
     uint64_t id;
-    if ((rc = sched_parse_id(c, "ID", argv[optind], &id)))
-        return rc;
-    if ((rc = cli_open(c)))
-        return rc;
+    int rc = sched_id_operand(c, argc, argv, "give one exception ID", "ID", &id);
+    if (rc || (rc = cli_open(c)))
+        return cli_scan_exit(rc);
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__DeleteException *d;
