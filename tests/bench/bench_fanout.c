@@ -41,7 +41,7 @@ static struct {
     int subs, threads, checkins, backlog, pause_ms, max_waiting;
     double settle;
     const char *dir, *perf;
-} opt = {1000, 2, 200, 10000, 10, 20, 1.5, "/tmp", NULL};
+} opt = {1000, 1, 200, 10000, 10, 20, 1.5, "/tmp", NULL};
 
 static void usage(FILE *f)
 {
@@ -50,7 +50,10 @@ static void usage(FILE *f)
             "The waiting-room board pushed to many display connections, and a subscriber\n"
             "catching up on a backlog.\n\n"
             "  --subs N       display connections subscribed to board/main (default %d)\n"
-            "  --threads N    client threads holding them, each with one epoll set (default %d)\n"
+            "  --threads N    client threads holding them, each with one epoll set (default %d:\n"
+            "                 the screens take one core and leave the server the other, the\n"
+            "                 nearest this machine comes to screens on their own computers;\n"
+            "                 2 has them contend with the server's loop for both cores)\n"
             "  --checkins N   measured check-ins, one at a time (default %d)\n"
             "  --pause-ms MS  between check-ins (default %d)\n"
             "  --max-waiting N  check the longest-waiting patient out (unmeasured) before each\n"
