@@ -510,10 +510,25 @@ static void turn_init(void)
     uv_idle_init(srv.loop, &turn.idle);
 }
 
+/* Lets go of the connections waiting on a queue (they are closing: the server stops). */
+static void turn_release(conn **head, conn ***tail)
+{
+    while (*head) {
+        conn *c = *head;
+        *head = c->next_ready;
+        c->next_ready = NULL;
+        c->yielded = 0;
+        conn_unref(c);
+    }
+    *tail = head;
+}
+
 static void turn_close(void)
 {
     if (!turn.init || uv_is_closing((uv_handle_t *)&turn.idle))
         return;
+    turn_release(&turn.head, &turn.tail);
+    turn_release(&turn.hs, &turn.hs_tail);
     uv_close((uv_handle_t *)&turn.check, NULL);
     uv_close((uv_handle_t *)&turn.idle, NULL);
 }
