@@ -657,7 +657,8 @@ int pc_connect(pc_client *c)
             /* what practiced does at its connection limit, or while it stops */
             rc = set_err(c, PM_E_CLOSED,
                          "the server at %s:%d closed the connection before the TLS handshake "
-                         "(it may be at its connection limit, or stopping); try again later",
+                         "was done (it may be at its connection limit, busy, or stopping); try "
+                         "again later",
                          c->host, c->o.port);
         else
             rc = tls_error(c, r, "TLS handshake");

@@ -98,8 +98,11 @@ void conn_ref(conn *c)
     c->refs++;
 }
 
+static uint64_t conns_allocated; /* freed in conn_free: what the heap still holds */
+
 static void conn_free(conn *c)
 {
+    conns_allocated--;
     struct outq_node *n = c->outq_head;
     while (n) {
         struct outq_node *next = n->next;
@@ -333,11 +336,13 @@ void net_tick(void)
         if (c->over_soft_ms)
             check_output(c);
     }
-    if (srv.nconns > peak)
-        peak = srv.nconns;
-    if (peak >= TRIM_MIN_PEAK && srv.nconns < peak / 2) {
+    /* counted where the memory is freed: a closing connection keeps its buffers for up to
+     * END_GRACE_MS after it left srv.nconns */
+    if (conns_allocated > peak)
+        peak = conns_allocated;
+    if (peak >= TRIM_MIN_PEAK && conns_allocated < peak / 2) {
         malloc_trim(0);
-        peak = srv.nconns;
+        peak = conns_allocated;
     }
 }
 
@@ -438,6 +443,8 @@ static struct {
     uint64_t no;
     conn *head, **tail;    /* yielded: resumed in the next turn, all of them */
     conn *hs, **hs_tail;   /* handshakes waiting for handshake time, oldest first */
+    conn *hs2, **hs2_tail; /* the same, past their ClientHello: served before new ones, so
+                            * that one already paid for finishes before its timeout */
     uint64_t hs_no, hs_ns; /* the turn the handshake time hs_ns was spent in */
 } turn;
 
@@ -486,14 +493,21 @@ static void on_turn_idle(uv_idle_t *h)
         list = c->next_ready;
         conn_resume(c);
     }
-    while (turn.hs && handshake_time_left()) {
+    while (turn.hs2 && handshake_time_left()) {
+        conn *c = turn.hs2;
+        turn.hs2 = c->next_ready;
+        if (!turn.hs2)
+            turn.hs2_tail = &turn.hs2;
+        conn_resume(c);
+    }
+    while (!turn.hs2 && turn.hs && handshake_time_left()) {
         conn *c = turn.hs;
         turn.hs = c->next_ready;
         if (!turn.hs)
             turn.hs_tail = &turn.hs;
         conn_resume(c);
     }
-    if (!turn.head && !turn.hs)
+    if (!turn.head && !turn.hs && !turn.hs2)
         uv_idle_stop(h);
 }
 
@@ -504,6 +518,7 @@ static void turn_init(void)
     turn.init = 1;
     turn.tail = &turn.head;
     turn.hs_tail = &turn.hs;
+    turn.hs2_tail = &turn.hs2;
     uv_check_init(srv.loop, &turn.check);
     uv_check_start(&turn.check, on_turn_check);
     uv_unref((uv_handle_t *)&turn.check);
@@ -529,12 +544,13 @@ static void turn_close(void)
         return;
     turn_release(&turn.head, &turn.tail);
     turn_release(&turn.hs, &turn.hs_tail);
+    turn_release(&turn.hs2, &turn.hs2_tail);
     uv_close((uv_handle_t *)&turn.check, NULL);
     uv_close((uv_handle_t *)&turn.idle, NULL);
 }
 
 /* c stops reading and waits on a queue of on_turn_idle's: the yielded (q = &turn.tail) or
- * the handshakes (&turn.hs_tail). */
+ * the handshakes (&turn.hs_tail, &turn.hs2_tail). */
 static void conn_defer(conn *c, conn ***q)
 {
     turn_init();
@@ -577,9 +593,10 @@ static int conn_handshake_step(conn *c)
     if (!handshake_time_left()) {
         /* on_turn_idle spends the next turns' time on the waiting ones first */
         srv.handshakes_deferred++;
-        conn_defer(c, &turn.hs_tail);
+        conn_defer(c, c->hs_started ? &turn.hs2_tail : &turn.hs_tail);
         return MBEDTLS_ERR_SSL_WANT_READ;
     }
+    c->hs_started = 1;
     uint64_t t0 = uv_hrtime();
     int rc = mbedtls_ssl_handshake(&c->ssl);
     turn.hs_ns += uv_hrtime() - t0;
@@ -824,6 +841,7 @@ static conn *conn_alloc(void)
     conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    conns_allocated++;
     uv_tcp_init(srv.loop, &c->tcp);
     uv_timer_init(srv.loop, &c->timer);
     c->tcp.data = c->timer.data = c;
@@ -923,6 +941,7 @@ int net_listen(const char *host, int port)
         pm_error("listen: bad address %s", host);
         return PM_E_CONFIG;
     }
+    turn_init(); /* turns are counted from the start */
     uv_tcp_init(srv.loop, &srv.listener);
     rc = uv_tcp_bind(&srv.listener, (struct sockaddr *)&sa, 0);
     if (rc == 0)

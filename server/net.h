@@ -47,7 +47,8 @@ struct conn {
     unsigned paused : 1;
     unsigned in_input : 1;
     unsigned handles_open : 2;
-    unsigned yielded : 1; /* used its share of this loop turn; goes on in the next */
+    unsigned yielded : 1;    /* used its share of this loop turn; goes on in the next */
+    unsigned hs_started : 1; /* a handshake step has run (its ClientHello is answered) */
 
     /* input: ciphertext not yet taken by mbedtls, either in srv.rxbuf or in stash */
     const uint8_t *rx;

@@ -361,9 +361,8 @@ static wjob *take_batch(store *st, size_t *n_out, wjob **last_out)
         bt = &j->next;
         n++;
     }
-    while (*qp)
-        qp = &(*qp)->next;
-    st->queue_tail = qp;
+    if (!*qp) /* else the last job is still queued, and so is its tail */
+        st->queue_tail = qp;
     *n_out = n;
     *last_out = last;
     return batch;
