@@ -125,6 +125,23 @@ static int print_answer(cli *c, const sched_names *n, const Pm__Envelope *resp, 
     return sched_print_appointment(c, n, ap, headline);
 }
 
+/* Sends a booking, move or cancellation (e, in a) and prints the appointment or, for a
+ * series, each occurrence's outcome. */
+static int send_appt_change(cli *c, pm_arena *a, Pm__Envelope *e, const char *verb,
+                            const char *what)
+{
+    Pm__Envelope *resp = NULL;
+    c->field_option = sched_field_option;
+    int rc =
+        call2(c, e, a, PM__ENVELOPE__BODY_APPOINTMENT_OK, PM__ENVELOPE__BODY_SERIES_RESULT, &resp);
+    if (rc)
+        return rc;
+    sched_names n = {0};
+    if (!c->json)
+        sched_names_load(c, a, &n);
+    return print_answer(c, &n, resp, verb, what);
+}
+
 /* ---- slots remembered for book --slot ---- */
 
 typedef struct saved_slot {
@@ -638,18 +655,8 @@ static int cmd_book(cli *c, int argc, char **argv)
             bk->repeat->count = (uint32_t)b.repeat_count;
         bk->series_mode = b.free_ones ? PM__SERIES_MODE__FREE_ONES : PM__SERIES_MODE__ALL_OR_NONE;
     }
-    Pm__Envelope *resp = NULL;
-    if (rc == CLI_EXIT_OK) {
-        c->field_option = sched_field_option;
-        rc = call2(c, e, &a, PM__ENVELOPE__BODY_APPOINTMENT_OK, PM__ENVELOPE__BODY_SERIES_RESULT,
-                   &resp);
-    }
-    if (rc == CLI_EXIT_OK) {
-        sched_names n = {0};
-        if (!c->json)
-            sched_names_load(c, &a, &n);
-        rc = print_answer(c, &n, resp, "booked", "Booked");
-    }
+    if (rc == CLI_EXIT_OK)
+        rc = send_appt_change(c, &a, e, "booked", "Booked");
     pm_arena_free(&a);
     return rc;
 }
@@ -919,11 +926,10 @@ static int cmd_move(cli *c, int argc, char **argv)
     pm_arena_init(&a, 0);
     change ch;
     rc = read_for_change(c, &a, argv[optind], (uint32_t)expect, &ch);
-    Pm__Move *mv;
-    Pm__Envelope *resp = NULL,
-        *e = rc ? NULL
-                : cli_request(&a, PM__ENVELOPE__BODY_MOVE, &pm__move__descriptor, (void **)&mv);
-    if (rc == CLI_EXIT_OK && !e)
+    Pm__Move *mv = NULL;
+    Pm__Envelope *e = NULL;
+    if (rc == CLI_EXIT_OK &&
+        !(e = cli_request(&a, PM__ENVELOPE__BODY_MOVE, &pm__move__descriptor, (void **)&mv)))
         rc = cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
     if (rc == CLI_EXIT_OK) {
         mv->id = ch.ap->id;
@@ -938,17 +944,8 @@ static int cmd_move(cli *c, int argc, char **argv)
         mv->scope = scope;
         mv->series_mode = free_ones ? PM__SERIES_MODE__FREE_ONES : PM__SERIES_MODE__ALL_OR_NONE;
     }
-    if (rc == CLI_EXIT_OK) {
-        c->field_option = sched_field_option;
-        rc = call2(c, e, &a, PM__ENVELOPE__BODY_APPOINTMENT_OK, PM__ENVELOPE__BODY_SERIES_RESULT,
-                   &resp);
-    }
-    if (rc == CLI_EXIT_OK) {
-        sched_names n = {0};
-        if (!c->json)
-            sched_names_load(c, &a, &n);
-        rc = print_answer(c, &n, resp, "moved", "Moved");
-    }
+    if (rc == CLI_EXIT_OK)
+        rc = send_appt_change(c, &a, e, "moved", "Moved");
     pm_arena_free(&a);
     return rc;
 }
@@ -1001,27 +998,19 @@ static int cmd_cancel(cli *c, int argc, char **argv)
     pm_arena_init(&a, 0);
     change ch;
     rc = read_for_change(c, &a, argv[optind], (uint32_t)expect, &ch);
-    Pm__Cancel *cn;
-    Pm__Envelope *resp = NULL,
-        *e = rc ? NULL
-                : cli_request(&a, PM__ENVELOPE__BODY_CANCEL, &pm__cancel__descriptor, (void **)&cn);
-    if (rc == CLI_EXIT_OK && e) {
+    Pm__Cancel *cn = NULL;
+    Pm__Envelope *e = NULL;
+    if (rc == CLI_EXIT_OK &&
+        !(e = cli_request(&a, PM__ENVELOPE__BODY_CANCEL, &pm__cancel__descriptor, (void **)&cn)))
+        rc = cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
+    if (rc == CLI_EXIT_OK) {
         cn->id = ch.ap->id;
         cn->version = ch.version;
         cn->reason = (char *)reason;
         cn->scope = scope;
     }
-    if (rc == CLI_EXIT_OK) {
-        c->field_option = sched_field_option;
-        rc = call2(c, e, &a, PM__ENVELOPE__BODY_APPOINTMENT_OK, PM__ENVELOPE__BODY_SERIES_RESULT,
-                   &resp);
-    }
-    if (rc == CLI_EXIT_OK) {
-        sched_names n = {0};
-        if (!c->json)
-            sched_names_load(c, &a, &n);
-        rc = print_answer(c, &n, resp, "cancelled", "Cancelled");
-    }
+    if (rc == CLI_EXIT_OK)
+        rc = send_appt_change(c, &a, e, "cancelled", "Cancelled");
     pm_arena_free(&a);
     return rc;
 }
