@@ -216,6 +216,8 @@ json_object *cj_stats(const Pm__Stats *s);
  * text with a "<name>_local" twin in the practice's zone, absent messages with their
  * defaults, and of a oneof only the member that is set. */
 json_object *cj_message(const ProtobufCMessage *m);
+/* Prints n messages (v: a repeated message field) as one JSON array of cj_message's. */
+void cj_print_messages(void *const *v, size_t n);
 
 const char *cp_sex_word(Pm__Sex s);
 const char *cp_phone_kind_word(Pm__PhoneKind k);

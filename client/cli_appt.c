@@ -332,10 +332,8 @@ static int cmd_slots(cli *c, int argc, char **argv)
     q->visit_type = argv[optind];
     q->count = (uint32_t)count;
     char from[11] = "", to[11] = "";
-    if ((rc = cli_open(c)) == CLI_EXIT_OK && from_s)
-        rc = sched_parse_date(c, "--from", from_s, from);
-    if (rc == CLI_EXIT_OK && to_s)
-        rc = sched_parse_date(c, "--to", to_s, to);
+    if ((rc = cli_open(c)) == CLI_EXIT_OK)
+        rc = sched_parse_dates(c, from_s, to_s, from, to);
     q->from_date = from;
     q->to_date = to;
     Pm__Envelope *resp = NULL;
@@ -680,10 +678,7 @@ static int print_appointments(cli *c, const sched_names *n, const Pm__Appointmen
                               const char *none)
 {
     if (c->json) {
-        json_object *arr = json_object_new_array();
-        for (size_t i = 0; i < al->n_appointments; i++)
-            json_object_array_add(arr, cj_message(&al->appointments[i]->base));
-        cj_print(arr);
+        cj_print_messages((void *const *)al->appointments, al->n_appointments);
         return CLI_EXIT_OK;
     }
     if (!al->n_appointments) {

@@ -239,9 +239,8 @@ static int cmd_template_set(cli *c, int argc, char **argv)
     const char *provider = argv[optind];
     if ((rc = cli_open(c)))
         return rc;
-    char from[11], to[11] = "";
-    if ((rc = sched_parse_date(c, "--from", from_s, from)) ||
-        (to_s && (rc = sched_parse_date(c, "--to", to_s, to))))
+    char from[11], to[11];
+    if ((rc = sched_parse_dates(c, from_s, to_s, from, to)))
         return rc;
     pm_arena a;
     pm_arena_init(&a, 0);
@@ -351,10 +350,7 @@ static int cmd_template_show(cli *c, int argc, char **argv)
     }
     sched_names n = {s};
     if (c->json) {
-        json_object *arr = json_object_new_array();
-        for (size_t i = 0; i < npick; i++)
-            json_object_array_add(arr, cj_message(&pick[i]->base));
-        cj_print(arr);
+        cj_print_messages((void *const *)pick, npick);
     } else if (!npick) {
         printf("%s has no hours %s%s.\n", sched_provider_name(&n, provider), *on ? "on " : "",
                *on ? on : "from today on");
@@ -394,10 +390,7 @@ static int cmd_template_list(cli *c, int argc, char **argv)
     Pm__Setup *s;
     rc = sched_get_setup(c, &a, provider, NULL, NULL, NULL, &s);
     if (rc == CLI_EXIT_OK && c->json) {
-        json_object *arr = json_object_new_array();
-        for (size_t i = 0; i < s->n_templates; i++)
-            json_object_array_add(arr, cj_message(&s->templates[i]->base));
-        cj_print(arr);
+        cj_print_messages((void *const *)s->templates, s->n_templates);
     } else if (rc == CLI_EXIT_OK && !s->n_templates) {
         printf("No templates.\n");
     } else if (rc == CLI_EXIT_OK) {
@@ -618,19 +611,15 @@ static int cmd_exception_list(cli *c, int argc, char **argv)
     int rc = cli_open(c);
     if (rc)
         return rc;
-    char from[11] = "", to[11] = "";
-    if ((from_s && (rc = sched_parse_date(c, "--from", from_s, from))) ||
-        (to_s && (rc = sched_parse_date(c, "--to", to_s, to))))
+    char from[11], to[11];
+    if ((rc = sched_parse_dates(c, from_s, to_s, from, to)))
         return rc;
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__Setup *s;
     rc = sched_get_setup(c, &a, provider, NULL, from, to, &s);
     if (rc == CLI_EXIT_OK && c->json) {
-        json_object *arr = json_object_new_array();
-        for (size_t i = 0; i < s->n_exceptions; i++)
-            json_object_array_add(arr, cj_message(&s->exceptions[i]->base));
-        cj_print(arr);
+        cj_print_messages((void *const *)s->exceptions, s->n_exceptions);
     } else if (rc == CLI_EXIT_OK && !s->n_exceptions) {
         printf("No exceptions.\n");
     } else if (rc == CLI_EXIT_OK) {
@@ -805,9 +794,8 @@ static int cmd_holiday_list(cli *c, int argc, char **argv)
     int rc = cli_open(c);
     if (rc)
         return rc;
-    char from[11] = "", to[11] = "";
-    if ((from_s && (rc = sched_parse_date(c, "--from", from_s, from))) ||
-        (to_s && (rc = sched_parse_date(c, "--to", to_s, to))))
+    char from[11], to[11];
+    if ((rc = sched_parse_dates(c, from_s, to_s, from, to)))
         return rc;
     pm_arena a;
     pm_arena_init(&a, 0);
@@ -815,10 +803,7 @@ static int cmd_holiday_list(cli *c, int argc, char **argv)
     /* the exceptions' range must be a date too: the holidays' start will do */
     rc = sched_get_setup(c, &a, NULL, NULL, from, to, &s);
     if (rc == CLI_EXIT_OK && c->json) {
-        json_object *arr = json_object_new_array();
-        for (size_t i = 0; i < s->n_holidays; i++)
-            json_object_array_add(arr, cj_message(&s->holidays[i]->base));
-        cj_print(arr);
+        cj_print_messages((void *const *)s->holidays, s->n_holidays);
     } else if (rc == CLI_EXIT_OK && !s->n_holidays) {
         printf("No holidays.\n");
     } else if (rc == CLI_EXIT_OK) {

@@ -359,3 +359,11 @@ json_object *cj_message(const ProtobufCMessage *m)
     }
     return o;
 }
+
+void cj_print_messages(void *const *v, size_t n)
+{
+    json_object *arr = json_object_new_array();
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(arr, cj_message(v[i]));
+    cj_print(arr);
+}

@@ -137,6 +137,17 @@ int sched_list_add(pm_arena *a, const char *s, char ***v, size_t *n)
     return PM_OK;
 }
 
+int sched_parse_dates(cli *c, const char *from_s, const char *to_s, char from[11], char to[11])
+{
+    int rc = CLI_EXIT_OK;
+    from[0] = to[0] = 0;
+    if (from_s)
+        rc = sched_parse_date(c, "--from", from_s, from);
+    if (rc == CLI_EXIT_OK && to_s)
+        rc = sched_parse_date(c, "--to", to_s, to);
+    return rc;
+}
+
 int sched_parse_id(cli *c, const char *what, const char *s, uint64_t *out)
 {
     const char *p = *s == '#' ? s + 1 : s;

@@ -18,6 +18,9 @@
 int sched_parse_when(cli *c, const char *opt, const char *s, int64_t *out);
 /* A date: "today", "tomorrow", "mon".."sun", "YYYY-MM-DD". */
 int sched_parse_date(cli *c, const char *opt, const char *s, char out[11]);
+/* --from and --to as dates; one not given (NULL) is left "". After cli_open: "today" is
+ * the practice's. */
+int sched_parse_dates(cli *c, const char *from_s, const char *to_s, char from[11], char to[11]);
 /* A time of day span "09:00-12:30" in minutes (the end may be 24:00). */
 int sched_parse_span(cli *c, const char *opt, const char *s, unsigned *from, unsigned *to);
 /* Weekdays: "mon", "mon-fri", "mon,wed,fri", "sat-sun", "daily": bit d for weekday d

@@ -162,11 +162,8 @@ static int cmd_add(cli *c, int argc, char **argv)
     w->priority = (uint32_t)priority;
     aw->entry = w;
     char from[11] = "", to[11] = "";
-    rc = cli_open(c);
-    if (rc == CLI_EXIT_OK && from_s)
-        rc = sched_parse_date(c, "--from", from_s, from);
-    if (rc == CLI_EXIT_OK && to_s)
-        rc = sched_parse_date(c, "--to", to_s, to);
+    if ((rc = cli_open(c)) == CLI_EXIT_OK)
+        rc = sched_parse_dates(c, from_s, to_s, from, to);
     w->from_date = from;
     w->to_date = to;
     Pm__Envelope *resp = NULL;

@@ -174,6 +174,13 @@ is "$(json 'd["kind"], d["start_local"], d["end_local"]')" \
   "('meeting', '$D2 11:00', '$D2 12:00')" "exception in local time"
 expect 0 "exception list" exception list --provider dr-okafor --from "$D1" &&
   has "Team meeting" "exception listed"
+expect 0 "exception list as JSON" --json exception list --provider dr-okafor --from "$D1" \
+  --to "$D2" &&
+  is "$(json 'len(d), d[0]["reason"]')" "(1, 'Team meeting')" "one exception in the range"
+expect 0 "exception list before it" --json exception list --provider dr-okafor --to "$D1" &&
+  is "$(json 'len(d)')" "0" "none up to the day before"
+expect 0 "holiday list as JSON" --json holiday list --from "$D4" --to "$D4" &&
+  is "$(json 'd[0]["name"]')" "Founders Day" "the holiday as JSON"
 expect 0 "exception of a whole day, then removed" --json exception add dr-lee --from "$D3" \
   --to "$D3" --kind time-off
 is "$(json 'd["start_local"], d["end_local"]')" "('$D3 00:00', '$(day_after "$D3" 1) 00:00')" \
