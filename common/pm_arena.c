@@ -145,3 +145,19 @@ void *pm_msg_new(pm_arena *a, const ProtobufCMessageDescriptor *desc)
         protobuf_c_message_init(desc, m);
     return m;
 }
+
+int pm_arena_push(pm_arena *a, void ***v, size_t *n, size_t *cap, void *item)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        void **g = pm_arena_alloc(a, sizeof *g * nc);
+        if (!g)
+            return -1;
+        if (*n)
+            memcpy(g, *v, sizeof *g * *n);
+        *v = g;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = item;
+    return 0;
+}

@@ -24,6 +24,9 @@ void pm_arena_free(pm_arena *a);
 /* Zeroed memory, aligned for any type; NULL when over budget or out of memory. */
 void *pm_arena_alloc(pm_arena *a, size_t n);
 char *pm_arena_strdup(pm_arena *a, const char *s);
+/* Appends item to the array *v of *n pointers, in a, doubling it (from 16) when *cap is
+ * reached; start with *v NULL and *n, *cap 0. Returns 0, or -1 when a has no room. */
+int pm_arena_push(pm_arena *a, void ***v, size_t *n, size_t *cap, void *item);
 char *pm_arena_strndup(pm_arena *a, const char *s, size_t n);
 void *pm_arena_memdup(pm_arena *a, const void *p, size_t n);
 char *pm_arena_printf(pm_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1199,35 +1199,26 @@ int accounts_list(req *r, MDB_txn *txn)
     int rc = mdb_cursor_open(txn, store_dbi(srv.st, DB_ACCOUNTS), &cur);
     if (rc)
         return pm_err_from_mdb(rc);
-    size_t n = 0, cap = 16;
-    Pm__Account **v = pm_arena_alloc(&r->arena, sizeof *v * cap);
+    size_t n = 0, cap = 0;
+    void **v = NULL;
     MDB_val k, val;
-    for (int g = mdb_cursor_get(cur, &k, &val, MDB_FIRST); g == 0 && v;
+    for (int g = mdb_cursor_get(cur, &k, &val, MDB_FIRST); g == 0 && rc == PM_OK;
          g = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
         Pm__StoredAccount *sa =
             pm__stored_account__unpack(pm_arena_pbc(&r->arena), val.mv_size, val.mv_data);
         if (!sa || !sa->account || (sa->account->disabled && !all))
             continue;
-        if (n == cap) {
-            Pm__Account **g2 = pm_arena_alloc(&r->arena, sizeof *v * cap * 2);
-            if (!g2) {
-                v = NULL;
-                break;
-            }
-            memcpy(g2, v, sizeof *v * n);
-            v = g2;
-            cap *= 2;
-        }
-        v[n++] = sa->account;
+        if (pm_arena_push(&r->arena, &v, &n, &cap, sa->account))
+            rc = PM_E_NOMEM;
     }
     mdb_cursor_close(cur);
-    if (!v)
-        return PM_E_NOMEM;
+    if (rc)
+        return rc;
     Pm__Envelope *e = req_respond(r, PM__ENVELOPE__BODY_ACCOUNT_LIST);
     Pm__AccountList *al = pm_msg_new(&r->arena, &pm__account_list__descriptor);
     if (!e || !al)
         return PM_E_NOMEM;
-    al->accounts = v;
+    al->accounts = (Pm__Account **)v;
     al->n_accounts = n;
     e->account_list = al;
     return PM_OK;

@@ -133,31 +133,21 @@ static int scan_prefix(MDB_txn *txn, const uint8_t *prefix, size_t plen,
     int rc = mdb_cursor_open(txn, store_dbi(srv.st, DB_SETUP), &cur);
     if (rc)
         return pm_err_from_mdb(rc);
-    size_t cap = 16;
-    void **v = pm_arena_alloc(a, sizeof *v * cap);
+    size_t cap = 0;
+    void **v = NULL;
     *n = 0;
     MDB_val k = {plen, (void *)prefix}, val;
-    for (int g = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE); g == 0 && v;
+    for (int g = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE); g == 0 && rc == PM_OK;
          g = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
         if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
             break;
         void *m = protobuf_c_message_unpack(desc, pm_arena_pbc(a), val.mv_size, val.mv_data);
-        if (!m)
-            continue;
-        if (*n == cap) {
-            void **g2 = pm_arena_alloc(a, sizeof *v * cap * 2);
-            if (g2)
-                memcpy(g2, v, sizeof *v * cap);
-            v = g2;
-            cap *= 2;
-            if (!v)
-                break;
-        }
-        v[(*n)++] = m;
+        if (m && pm_arena_push(a, &v, n, &cap, m))
+            rc = PM_E_NOMEM;
     }
     mdb_cursor_close(cur);
     *out = v;
-    return v ? PM_OK : PM_E_NOMEM;
+    return rc;
 }
 
 int setup_list(MDB_txn *txn, char kind, pm_arena *a, void ***out, size_t *n)
@@ -305,11 +295,11 @@ int avail_exceptions(MDB_txn *txn, const char *provider, time_t t0, time_t t1, p
     int rc = mdb_cursor_open(txn, store_dbi(srv.st, DB_EXC_IDX), &cur);
     if (rc)
         return pm_err_from_mdb(rc);
-    size_t cap = 8;
-    Pm__Exception **v = pm_arena_alloc(a, sizeof *v * cap);
+    size_t cap = 0;
+    void **v = NULL;
     *n = 0;
     MDB_val k = {kl, start}, val;
-    for (int g = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE); g == 0 && v;
+    for (int g = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE); g == 0 && rc == PM_OK;
          g = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
         if (k.mv_size != plen + 16 || memcmp(k.mv_data, start, plen) != 0)
             break;
@@ -321,20 +311,12 @@ int avail_exceptions(MDB_txn *txn, const char *provider, time_t t0, time_t t1, p
         if (exception_get(txn, pm_get_u64((uint8_t *)k.mv_data + plen + 8), a, &e) != PM_OK ||
             e->start >= t1)
             continue;
-        if (*n == cap) {
-            Pm__Exception **g2 = pm_arena_alloc(a, sizeof *v * cap * 2);
-            if (g2)
-                memcpy(g2, v, sizeof *v * cap);
-            v = g2;
-            cap *= 2;
-            if (!v)
-                break;
-        }
-        v[(*n)++] = e;
+        if (pm_arena_push(a, &v, n, &cap, e))
+            rc = PM_E_NOMEM;
     }
     mdb_cursor_close(cur);
-    *out = v;
-    return v ? PM_OK : PM_E_NOMEM;
+    *out = (Pm__Exception **)v;
+    return rc;
 }
 
 /* ---- validation ---- */

@@ -87,6 +87,36 @@ static void test_helpers(void **state)
     pm_arena_free(&a);
 }
 
+/* An array grown in the arena keeps what it had, in order, and says when the budget ends. */
+static void test_push(void **state)
+{
+    (void)state;
+    pm_arena a;
+    pm_arena_init(&a, 0);
+    void **v = NULL;
+    size_t n = 0, cap = 0;
+    static int items[100];
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(pm_arena_push(&a, &v, &n, &cap, &items[i]), 0);
+    assert_int_equal(n, 100);
+    assert_true(cap >= 100);
+    for (int i = 0; i < 100; i++)
+        assert_ptr_equal(v[i], &items[i]);
+    pm_arena_free(&a);
+
+    pm_arena_init(&a, 4096); /* room for a few hundred pointers, not for a thousand */
+    v = NULL;
+    n = cap = 0;
+    int rc = 0;
+    for (int i = 0; i < 1000 && rc == 0; i++)
+        rc = pm_arena_push(&a, &v, &n, &cap, &items[i % 100]);
+    assert_int_equal(rc, -1);
+    assert_true(n > 0 && n < 1000);
+    for (size_t i = 0; i < n; i++)
+        assert_ptr_equal(v[i], &items[i % 100]);
+    pm_arena_free(&a);
+}
+
 static void test_budget(void **state)
 {
     (void)state;
@@ -373,6 +403,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aligned_and_zeroed),
         cmocka_unit_test(test_helpers),
+        cmocka_unit_test(test_push),
         cmocka_unit_test(test_budget),
         cmocka_unit_test(test_huge_with_budget),
         cmocka_unit_test(test_huge_without_budget),
