@@ -21,3 +21,7 @@ pm_test(test_store SOURCES ${PM_UNIT_DIR}/test_store.c LIBS practiced_core LABEL
 pm_test(test_desk_model SOURCES ${PM_UNIT_DIR}/test_desk_model.c
         ${CMAKE_SOURCE_DIR}/client/desk_model.c LIBS practice_client PkgConfig::JSONC
         LABELS unit TIMEOUT 60)
+# The board's block font (client/board_font.c): a glyph for every character shown.
+pm_test(test_board_font SOURCES ${PM_UNIT_DIR}/test_board_font.c
+        ${CMAKE_SOURCE_DIR}/client/board_font.c LIBS pm_common LABELS unit TIMEOUT 60)
+target_include_directories(test_board_font PRIVATE ${CMAKE_SOURCE_DIR}/client)
