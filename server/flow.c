@@ -706,6 +706,9 @@ int flow_close_day(struct req *r, wctx *ctx)
     r->audit_record = c->location;
     if (setup_location(ctx->txn, c->location, &r->arena, &loc) != PM_OK)
         return req_fail(r, PM_E_NOT_FOUND, "location", "no location %s", c->location);
+    int y, m, d;
+    if (*c->date && pm_parse_date(c->date, &y, &m, &d) != 0)
+        return req_fail(r, PM_E_INVALID_ARGUMENT, "date", "a date (YYYY-MM-DD)");
     char date[11], today[11];
     default_yesterday(c->date, date);
     pm_local_date(sched_now(), today);
