@@ -555,6 +555,13 @@ static int write_run(wjob *j, wctx *ctx)
 {
     req *r = (req *)j;
     reset_output(r);
+    if (r->write_runs++ && r->frame) {
+        /* Redone after the map grew: from the request as it came, not as the first run
+         * left it (handlers fill in versions and ids on it). */
+        r->env = pm_frame_decode(&r->arena, r->frame, r->frame_len);
+        if (!r->env)
+            return PM_E_NOMEM;
+    }
     int found;
     int rc = idem_lookup(r, ctx, &found);
     if (rc)
@@ -598,7 +605,8 @@ static int write_failed(wjob *j, wctx *ctx, int rc)
         arc = audit_req(r, ctx->txn, r->status);
     r->answer = pack_answer(r, r->id);
     r->answer_status = r->status;
-    if (arc == PM_OK && final_error(r->status))
+    /* without its answer (no memory for it) the key is not kept: a retry runs again */
+    if (arc == PM_OK && r->answer && final_error(r->status))
         arc = idem_store(r, ctx);
     return arc == PM_E_MAP_FULL ? arc : PM_OK;
 }
@@ -607,12 +615,12 @@ static void write_done(wjob *j)
 {
     req *r = (req *)j;
     if (!j->committed) {
-        /* The batch did not commit: nothing of this request was saved. */
+        /* The batch did not commit: nothing of this request was saved, and nothing the
+         * attempt found (conflicts, a retry delay) holds. */
         drop_events(r);
-        r->status = j->status ? j->status : PM_E_STORAGE;
-        r->err_msg = NULL;
-        r->err_field = NULL;
-        r->nfields = 0;
+        int status = j->status ? j->status : PM_E_STORAGE;
+        req_clear_error(r);
+        r->status = status;
         r->answer_status = -1;
     } else if (r->replayed) {
         srv.replayed++;
@@ -648,11 +656,11 @@ static void audit_done(wjob *j)
     req *r = (req *)j;
     if (!j->committed || j->status) {
         /* Not audited, so not disclosed. */
+        int status = j->status ? j->status : PM_E_STORAGE;
         r->resp = NULL;
-        r->status = j->status ? j->status : PM_E_STORAGE;
+        req_clear_error(r);
+        r->status = status;
         r->err_msg = "could not record the access; nothing disclosed";
-        r->err_field = NULL;
-        r->nfields = 0;
     }
     req_finish(r);
 }
@@ -779,6 +787,7 @@ void dispatch_frame(conn *c, uint8_t *body, uint32_t len)
     conn_request_begin(c);
     r->c = c;
     r->frame = body;
+    r->frame_len = len;
     r->t0_us = pm_mono_us();
     r->answer_status = -1;
     pm_arena_init(&r->arena, pm_frame_decode_budget(len));

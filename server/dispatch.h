@@ -49,6 +49,8 @@ struct req {
     const op *op;
     uint64_t id;
     uint8_t *frame; /* the request's bytes; env points into the arena */
+    uint32_t frame_len;
+    uint32_t write_runs; /* times write_run ran it (a batch is redone after the map grew) */
     Pm__Envelope *env;
     pm_arena arena;
     uint64_t t0_us;

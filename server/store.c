@@ -141,9 +141,12 @@ int store_open(store **out, const char *dir, enum store_mode mode)
     int rc = mdb_env_create(&st->env);
     if (rc)
         goto fail;
+    /* Tests start with a small map to make it fill and grow (LMDB keeps at least what is
+     * in use). */
+    const char *test_kib = getenv("PRACTICED_TEST_MAP_KIB");
+    uint64_t map = test_kib && atoll(test_kib) > 0 ? (uint64_t)atoll(test_kib) << 10 : INITIAL_MAP;
     if ((rc = mdb_env_set_maxdbs(st->env, DB_COUNT + 4)) ||
-        (rc = mdb_env_set_mapsize(st->env, INITIAL_MAP)) ||
-        (rc = mdb_env_set_maxreaders(st->env, 126)))
+        (rc = mdb_env_set_mapsize(st->env, map)) || (rc = mdb_env_set_maxreaders(st->env, 126)))
         goto fail;
     rc = mdb_env_open(st->env, dir, MDB_NOTLS | (mode == STORE_READONLY ? MDB_RDONLY : 0), 0600);
     if (rc) {

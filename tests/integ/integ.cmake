@@ -33,3 +33,5 @@ pm_test(test_flow SOURCES integ/test_flow.c integ/sched_help.c LIBS pm_harness L
 pm_test(test_streams SOURCES integ/test_streams.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
 # Idempotency under reconnects: 50 desks race for one slot through a proxy that cuts them.
 pm_test(test_idem_race SOURCES integ/test_idem_race.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 300)
+# A batch that fills the map is redone in a grown one, each request answered once.
+pm_test(test_map_grow SOURCES integ/test_map_grow.c integ/sched_help.c LIBS pm_harness LABELS integ TIMEOUT 120)
