@@ -714,6 +714,8 @@ static int valid_recurrence(struct req *r, const Pm__Recurrence *rp)
         return req_field_error(r, "repeat.unit", "days, weeks or months");
     if (rp->interval > 52)
         return req_field_error(r, "repeat.interval", "1 to 52");
+    if (rp->n_weekdays > 7)
+        return req_field_error(r, "repeat.weekdays", "at most the seven days of the week");
     for (size_t i = 0; i < rp->n_weekdays; i++)
         if (rp->weekdays[i] < 1 || rp->weekdays[i] > 7)
             return req_field_error(r, "repeat.weekdays", "1 (Monday) to 7 (Sunday)");
@@ -855,6 +857,14 @@ static int book_series(struct req *r, wctx *ctx, const Pm__Book *b, booking *pro
     return PM_OK;
 }
 
+/* A start a calendar can hold: 2000-01-01 to 2099-12-31 (UTC). Beyond, adding a duration
+ * could overflow, local time could not be computed, and a negative start would sort after
+ * every real one in the indexes. */
+static int start_sane(int64_t t)
+{
+    return t >= 946684800 && t < 4102444800;
+}
+
 int sched_book(struct req *r, wctx *ctx)
 {
     const Pm__Book *b = r->env->book;
@@ -869,6 +879,8 @@ int sched_book(struct req *r, wctx *ctx)
     r->audit_record = mrn;
     if (b->start <= 0)
         return req_fail(r, PM_E_INVALID_ARGUMENT, "start", "required");
+    if (!start_sane(b->start))
+        return req_fail(r, PM_E_INVALID_ARGUMENT, "start", "a time from 2000 to 2099");
     /* the front desk books ahead; a manager may record what already happened (history
      * brought over from another system, yesterday's walk-in) */
     if (b->start < sched_now() - 3600 && r->role != PM__ROLE__MANAGER)
@@ -995,6 +1007,8 @@ int sched_move(struct req *r, wctx *ctx)
         return rc;
     if (a->status != PM__APPOINTMENT_STATUS__BOOKED)
         return req_fail(r, PM_E_INVALID_ARGUMENT, "id", "only a booked appointment can move");
+    if (m->start && !start_sane(m->start))
+        return req_fail(r, PM_E_INVALID_ARGUMENT, "start", "a time from 2000 to 2099");
     if (m->start && m->start < sched_now() - 3600 && r->role != PM__ROLE__MANAGER)
         return req_fail(r, PM_E_INVALID_ARGUMENT, "start", "in the past");
     Pm__Appointment **mem;

@@ -1104,6 +1104,26 @@ static void test_move_into_past(void **state)
                   when(m->start), pm_strerror(rc), rc ? ": " : "", rc ? pc_last_error(R) : "");
     sh_clock_set(&K, T0);
     assert_int_equal(rc, PM_E_INVALID_ARGUMENT);
+    /* a start no calendar holds, even for a manager: refused before any arithmetic on it */
+    Pm__Book *far = sh_book_req(a, p, "dr-lee", "checkup", (int64_t)1 << 62);
+    SH_EXPECT(M, sh_book(M, a, far, NULL), PM_E_INVALID_ARGUMENT);
+    assert_string_equal(pc_last_error_detail(M)->field, "start");
+    far->start = -3600;
+    SH_EXPECT(M, sh_book(M, a, far, NULL), PM_E_INVALID_ARGUMENT);
+    m = sh_move_req(a, x->id, x->version);
+    m->start = (int64_t)1 << 62;
+    SH_EXPECT(M, sh_move(M, a, m, NULL), PM_E_INVALID_ARGUMENT);
+    /* a series may name each weekday once at most */
+    Pm__Book *wk = sh_book_req(a, p, "dr-lee", "checkup", sh_local(day, 15, 0));
+    wk->repeat = pm_msg_new(a, &pm__recurrence__descriptor);
+    wk->repeat->unit = PM__REPEAT_UNIT__WEEKS;
+    wk->repeat->interval = 1;
+    wk->repeat->count = 2;
+    static uint32_t eight[8] = {1, 2, 3, 4, 5, 1, 2, 3};
+    wk->repeat->weekdays = eight;
+    wk->repeat->n_weekdays = 8;
+    SH_EXPECT(M, sh_book_series(M, a, wk, NULL), PM_E_INVALID_ARGUMENT);
+    assert_string_equal(pc_last_error_detail(M)->field, "repeat.weekdays");
 }
 
 /* A Book retried with the same request key (after a network blip) books once. */
