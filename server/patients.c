@@ -650,7 +650,6 @@ static int respond_list(req *r, Pm__Patient **v, size_t n, const uint8_t *cursor
     return PM_OK;
 }
 
-#define SCAN_ALL       ((size_t)-1)
 #define WORD_SCAN      20000 /* index entries a word may cover and still narrow a search */
 #define FEW_CANDIDATES 256
 
@@ -670,7 +669,7 @@ static int scan_index(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t p
          g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size < plen + 8 || memcmp(k.mv_data, prefix, plen) != 0)
             break;
-        if (max != SCAN_ALL && ++seen > max) {
+        if (++seen > max) {
             *complete = 0;
             break;
         }
@@ -862,8 +861,12 @@ int patients_search(req *r, MDB_txn *txn)
         uint8_t prefix[KEY_MAX];
         size_t plen = *dob ? 8 : strlen(phone);
         memcpy(prefix, *dob ? dob : phone, plen);
+        /* a common birth date or phone ending is read to SEARCH_SCAN_MAX entries, no
+         * further: enough for any page of answers, bounded for the loop thread */
+        int complete;
         rc = scan_index(txn, store_dbi(srv.st, *dob ? DB_PAT_DOB : DB_PAT_PHONE), prefix, plen,
-                        SCAN_ALL, &cand, &narrowed);
+                        SEARCH_SCAN_MAX, &cand, &complete);
+        narrowed = 1;
     } else if (ntok > 1) {
         rc = narrow_by_words(txn, tokens, ntok, &cand, &narrowed);
     } /* one word: its own range, in order, is the shortest way to enough matches */
