@@ -405,10 +405,12 @@ static int run_screen(board *b)
         int timeout = bd_animating(&b->m, now) ? (int)(250 - now % 250) : (int)(1000 - now % 1000);
         if (!b->up && b->next_try_ms > now && b->next_try_ms - now < (uint64_t)timeout)
             timeout = (int)(b->next_try_ms - now);
-        if (!b->up && b->next_try_ms <= now)
-            timeout = 0;
+        if ((!b->up && b->next_try_ms <= now) || (b->up && pc_pending(c->pc)))
+            timeout = 0; /* a retry due, or events the library already holds */
         struct pollfd p[2] = {{fileno(in), POLLIN, 0}, {pc_fd(c->pc), POLLIN, 0}};
-        poll(p, b->up && p[1].fd >= 0 ? 2 : 1, timeout);
+        if (poll(p, b->up && p[1].fd >= 0 ? 2 : 1, timeout) > 0 &&
+            (p[0].revents & (POLLHUP | POLLERR | POLLNVAL)))
+            break; /* the terminal went away: poll would return at once from now on */
         int ch;
         while ((ch = getch()) != ERR) {
             if (ch == 'q' || ch == 'Q')

@@ -242,8 +242,13 @@ static void draw_waiting(const board_model *m, int top, int bottom, uint64_t now
             longest = strlen(m->waiting[i].ticket);
     /* big: sized for the widest entry there could be, so it does not jump about */
     char probe[BM_TICKET_MAX + 16], text[BM_TICKET_MAX + 48];
-    snprintf(probe, sizeof probe, "%.*s ~99 MIN", (int)longest, "00000000000000000000000");
+    /* the widest waits bm_wait_text writes: "~99 min" and, from 90 minutes, "~12 h 05" */
+    snprintf(probe, sizeof probe, "%.*s ~99 H 55", (int)longest, "00000000000000000000000");
     int px = bf_pixels(probe), xs = 0, ys = 0, fits = 0;
+    /* a ticket prefix the font cannot draw (free text: "A&E") puts the list in plain text */
+    for (size_t i = 0; i < m->nwaiting && px > 0; i++)
+        if (bf_pixels(m->waiting[i].ticket) < 0)
+            px = -1;
     for (int y = rows / (BF_ROWS + 1); y >= 1 && !fits && px > 0; y--)
         for (int x = 2 * y; x >= y && !fits; x--) {
             int per_row = (rows + y) / ((BF_ROWS + 1) * y);
