@@ -296,7 +296,7 @@ static int go_live(board *b)
         rc = login(b);
         if (rc == PM_OK)
             rc = subscribe(b, b->m.have_state ? pc_last_seq(pc) : 0);
-    } else if (rc == PM_E_RELOAD || (rc == PM_OK && !b->subscribed)) {
+    } else if (rc == PM_E_RELOAD || (rc == PM_OK && (!b->subscribed || !pc_subscribed(pc)))) {
         rc = subscribe(b, 0);
     }
     if (rc == PM_E_RELOAD) /* what we saw is older than the server keeps */

@@ -153,7 +153,9 @@ static int call(desk *d, pm_arena *a, Pm__Envelope *req, Pm__Envelope__BodyCase 
         desk_lock(d, lock_reason(rc, pc_last_error(d->c->pc)));
         return rc;
     }
-    if (rc && transport_lost(rc)) {
+    if (rc && (transport_lost(rc) || rc == PM_E_RELOAD)) {
+        /* RELOAD: the library reconnected but the stream could not resume: the retry
+         * subscribes anew and reloads the day */
         connection_lost(d);
         desk_say(d, 1, "%s: the connection to the server was lost; reconnecting", what);
         return rc;
@@ -239,8 +241,9 @@ void desk_net_retry(desk *d)
     int rc = pc_reconnect(d->c->pc);
     if (rc == PM_OK || rc == PM_E_RELOAD) {
         d->conn = CONN_LIVE;
-        /* resubscribed from the last event seen; the load shows the day as it is now */
-        if (rc == PM_E_RELOAD)
+        /* resubscribed from the last event seen (or anew, when the server no longer had
+         * it or the subscription never took); the load shows the day as it is now */
+        if (rc == PM_E_RELOAD || !pc_subscribed(d->c->pc))
             rc = subscribe_day(d, d->m.date);
         if (rc == PM_OK)
             rc = load_flow(d, d->m.date);

@@ -233,6 +233,11 @@ void pc_on_event(pc_client *c, pc_event_cb cb, void *ud)
     c->ud = ud;
 }
 
+int pc_subscribed(const pc_client *c)
+{
+    return c->subscribed;
+}
+
 uint64_t pc_last_seq(const pc_client *c)
 {
     return c->last_seq;
@@ -568,6 +573,12 @@ static int roundtrip(pc_client *c, Pm__Envelope *req, pm_arena *a, Pm__Envelope 
     }
 }
 
+static int transport_error(int rc)
+{
+    return rc == PM_E_CLOSED || rc == PM_E_IO || rc == PM_E_TIMEOUT || rc == PM_E_CONNECT ||
+           rc == PM_E_TLS;
+}
+
 static int hello_and_resume(pc_client *c)
 {
     pm_arena a;
@@ -622,7 +633,7 @@ static int hello_and_resume(pc_client *c)
         e->subscribe = s;
         e->id = c->next_id++;
         rc = roundtrip(c, e, &a, &resp);
-        if (rc)
+        if (rc && !transport_error(rc)) /* refused (RELOAD, say): the caller subscribes anew */
             c->subscribed = 0;
     }
 out:
@@ -678,12 +689,6 @@ int pc_connect(pc_client *c)
 int pc_reconnect(pc_client *c)
 {
     return pc_connect(c);
-}
-
-static int transport_error(int rc)
-{
-    return rc == PM_E_CLOSED || rc == PM_E_IO || rc == PM_E_TIMEOUT || rc == PM_E_CONNECT ||
-           rc == PM_E_TLS;
 }
 
 /* Before retry n: 50 ms doubling to at most 2 s, less up to half at random, so that the
@@ -783,8 +788,11 @@ int pc_subscribe(pc_client *c, const char *const *topics, size_t n, uint64_t sin
     s->since = since;
     e->subscribe = s;
     int rc = pc_call(c, e, a, &resp);
-    if (rc)
+    if (rc) {
+        /* cut off, not refused: the next reconnect subscribes (from since) */
+        c->subscribed = transport_error(rc);
         return rc;
+    }
     if (resp->body_case != PM__ENVELOPE__BODY_SUBSCRIBED)
         return set_err(c, PM_E_PROTOCOL, "unexpected answer to Subscribe");
     c->subscribed = 1;

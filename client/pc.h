@@ -82,6 +82,10 @@ int pc_pending(const pc_client *c);
 /* Reconnects now, resubscribing where the stream left off. */
 int pc_reconnect(pc_client *c);
 uint64_t pc_last_seq(const pc_client *c);
+/* Whether the library renews the subscription when it connects again: pc_subscribe
+ * succeeded or was cut off, and no reconnect since had it refused (RELOAD, say). After a
+ * successful pc_connect or pc_reconnect, whether events flow; if not, subscribe again. */
+int pc_subscribed(const pc_client *c);
 
 /* Fetches the server's certificate chain without trusting it and, if one certificate in
  * it has SHA-256 fingerprint fp_hex and the server's certificate verifies against it for
