@@ -806,22 +806,35 @@ static int close_all_run(struct req *r, wctx *ctx)
     return rc;
 }
 
+/* The automatic end of day: the date last closed for good, whether a close is in the
+ * writer now, and when a failed one may be tried again. */
+static struct {
+    char closed[11];
+    int pending;
+    uint64_t retry_ms;
+} eod;
+
 static void close_all_done(struct req *r)
 {
-    free(r->ext);
+    close_all *ca = r->ext;
+    eod.pending = 0;
+    if (r->job.committed && r->job.status == PM_OK)
+        memcpy(eod.closed, ca->date, 11);
+    else /* not saved (a full disk, say): the day stays open, and is tried again in a minute */
+        eod.retry_ms = pm_mono_ms() + 60 * 1000;
+    free(ca);
     r->ext = NULL;
     req_finish(r);
 }
 
 void flow_tick(void)
 {
-    static char closed[11];
-    if (!flow_cfg.auto_no_show)
+    if (!flow_cfg.auto_no_show || eod.pending || pm_mono_ms() < eod.retry_ms)
         return;
     char today[11], yesterday[11];
     pm_local_date(sched_now(), today);
     pm_date_add(today, -1, yesterday);
-    if (strcmp(closed, yesterday) == 0)
+    if (strcmp(eod.closed, yesterday) == 0)
         return;
     req *r = req_system("flow.end_of_day");
     close_all *ca = malloc(sizeof *ca);
@@ -832,7 +845,7 @@ void flow_tick(void)
         return;
     }
     memcpy(ca->date, yesterday, 11);
-    memcpy(closed, yesterday, 11);
+    eod.pending = 1;
     r->ext = ca;
     r->done_hook = close_all_done;
     req_submit_write(r, close_all_run);
