@@ -525,6 +525,9 @@ int flow_step(struct req *r, wctx *ctx)
             a->status = a->seen_at     ? PM__APPOINTMENT_STATUS__WITH_PROVIDER
                         : a->roomed_at ? PM__APPOINTMENT_STATUS__ROOMED
                                        : PM__APPOINTMENT_STATUS__ARRIVED;
+            /* back in the room it left, unless someone has been put in it since */
+            if (a->roomed_at && (rc = room_free(r, ctx->txn, a, a->room)))
+                return rc;
             a->checked_out_at = 0;
             what = "undo: check-out";
         } else if (st == PM__APPOINTMENT_STATUS__WITH_PROVIDER) {

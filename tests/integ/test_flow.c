@@ -702,6 +702,35 @@ static void test_undo(void **state)
     assert_string_equal(room_when_booked_again, booked_room);
 }
 
+/* A check-out undone puts the patient back in the room they left, unless someone else has
+ * been put in it since: then it is refused, naming who is there, and allowed once the room
+ * is free again. */
+static void test_undo_check_out_room_taken(void **state)
+{
+    (void)state;
+    const char *day = "2026-05-21"; /* a day no other test books */
+    at(day, 7, 0, 0);
+    char pa[24], pb[24];
+    patient("Room", "Leaver", pa);
+    patient("Room", "Taker", pb);
+    Pm__Appointment *a = book(pa, "dr-a", "checkup", day, 9, 0);
+    Pm__Appointment *b = book(pb, "dr-a", "checkup", day, 10, 0);
+    uint64_t ida = a->id, idb = b->id;
+    at(day, 8, 55, 0);
+    step(R, ida, PM__FLOW_ACTION__ARRIVE, NULL);
+    step(C, ida, PM__FLOW_ACTION__TO_ROOM, "room-1");
+    at(day, 9, 30, 0);
+    uint32_t v_out = step(R, ida, PM__FLOW_ACTION__CHECK_OUT, NULL)->version;
+    step(R, idb, PM__FLOW_ACTION__ARRIVE, NULL);
+    step(C, idb, PM__FLOW_ACTION__TO_ROOM, "room-1");
+    refuse(R, ida, v_out, PM__FLOW_ACTION__UNDO, NULL, PM_E_ROOM_BUSY, "room");
+    assert_true(sh_conflicts_has(pc_last_error_detail(R), idb));
+    step(R, idb, PM__FLOW_ACTION__CHECK_OUT, NULL);
+    Pm__Appointment *x = step(R, ida, PM__FLOW_ACTION__UNDO, NULL);
+    assert_int_equal(x->status, PM__APPOINTMENT_STATUS__ROOMED);
+    assert_string_equal(x->room, "room-1");
+}
+
 /* Tickets: per location and day, in sequence, the location's prefix, from 001 again the
  * next day; a check-in undone does not give its number back. */
 static void test_tickets(void **state)
@@ -1358,6 +1387,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_steps_and_refusals, test_done),
         cmocka_unit_test_teardown(test_undo, test_done),
+        cmocka_unit_test_teardown(test_undo_check_out_room_taken, test_done),
         cmocka_unit_test_teardown(test_tickets, test_done),
         cmocka_unit_test_teardown(test_ticket_prefix_whole, test_done),
         cmocka_unit_test_teardown(test_late_and_overdue, test_done),
