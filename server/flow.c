@@ -278,7 +278,11 @@ int flow_board_event(struct req *r, wctx *ctx, const char *location)
 }
 
 /* The step as an event for the desks (flow and schedule topics), then the board. */
-static int flow_events(struct req *r, wctx *ctx, const char *action, Pm__Appointment *a)
+/* The step as an event on the location's flow and day and on the provider's schedule,
+ * and on the provider's it had before when that changed (an undo that gives a walk-in
+ * back to anyone): that desk must drop it too. */
+static int flow_events(struct req *r, wctx *ctx, const char *action, Pm__Appointment *a,
+                       const char *provider_before)
 {
     time_t now = sched_now();
     char date[11], today[11];
@@ -303,12 +307,20 @@ static int flow_events(struct req *r, wctx *ctx, const char *action, Pm__Appoint
     fc->n_providers = fd.npaces;
     ev->body_case = PM__EVENT__BODY_FLOW_CHANGED;
     ev->flow_changed = fc;
-    char t_flow[80], t_loc[96], t_prov[64];
+    char t_flow[80], t_loc[96], t_prov[64], t_prev[64];
     snprintf(t_flow, sizeof t_flow, "flow/%s", a->location);
     snprintf(t_loc, sizeof t_loc, "schedule/location/%s/%s", a->location, date);
-    snprintf(t_prov, sizeof t_prov, "schedule/provider/%s", a->provider);
-    const char *topics[3] = {t_flow, t_loc, t_prov};
-    if ((rc = req_event(r, ctx, topics, *a->provider ? 3 : 2, ev)))
+    const char *topics[4] = {t_flow, t_loc};
+    size_t nt = 2;
+    if (*a->provider) {
+        snprintf(t_prov, sizeof t_prov, "schedule/provider/%s", a->provider);
+        topics[nt++] = t_prov;
+    }
+    if (provider_before && *provider_before && strcmp(provider_before, a->provider) != 0) {
+        snprintf(t_prev, sizeof t_prev, "schedule/provider/%s", provider_before);
+        topics[nt++] = t_prev;
+    }
+    if ((rc = req_event(r, ctx, topics, nt, ev)))
         return rc;
     return flow_board_event(r, ctx, a->location);
 }
@@ -574,7 +586,7 @@ int flow_step(struct req *r, wctx *ctx)
         return rc;
     if (reindex && (rc = sched_reindex_from(ctx->txn, &before, a)))
         return rc;
-    if ((rc = flow_events(r, ctx, action, a)))
+    if ((rc = flow_events(r, ctx, action, a, before.provider)))
         return rc;
     return respond_appt(r, ctx->txn, a);
 }
@@ -632,7 +644,7 @@ int flow_walk_in(struct req *r, wctx *ctx)
                                       (unsigned long long)id, ticket);
     if ((rc = sched_append_history(r, a,
                                    pm_arena_printf(&r->arena, "walked in, ticket %s", ticket))) ||
-        (rc = sched_insert_appt(ctx->txn, a)) || (rc = flow_events(r, ctx, "walk_in", a)))
+        (rc = sched_insert_appt(ctx->txn, a)) || (rc = flow_events(r, ctx, "walk_in", a, NULL)))
         return rc;
     return respond_appt(r, ctx->txn, a);
 }

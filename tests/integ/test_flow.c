@@ -1191,8 +1191,23 @@ static void test_walk_in_for_anyone_seen(void **state)
     Pm__Appointment *w2, *w3;
     SH_EXPECT(R, ts_walk_in(R, &A, pw2, "main", "short", NULL, NULL, &w2), PM_OK);
     const char *seen_by = step(C, w2->id, PM__FLOW_ACTION__SEE, NULL)->provider;
+    /* the desk watching that provider's schedule hears of the undo too */
+    static fl_events heard;
+    char topic[64];
+    snprintf(topic, sizeof topic, "schedule/provider/%s", seen_by);
+    listen_to(M, &heard, topic);
     Pm__Appointment *back = step(C, w2->id, PM__FLOW_ACTION__UNDO, NULL);
     assert_int_equal(back->status, PM__APPOINTMENT_STATUS__ARRIVED);
+    int undo_heard = 0;
+    for (int waited = 0; waited < 10000 && !undo_heard; waited += 50) {
+        for (int i = 0; i < heard.n; i++)
+            undo_heard |=
+                heard.ev[i].appt == w2->id && heard.ev[i].status == PM__APPOINTMENT_STATUS__ARRIVED;
+        if (!undo_heard)
+            pc_poll(M, 50);
+    }
+    pc_on_event(M, NULL, NULL);
+    assert_true(undo_heard);
     print_message("      a walk-in for anyone seen by %s, then the step undone: provider '%s'\n",
                   seen_by, back->provider);
     /* a third: seen by the provider named; an unknown one is refused */
