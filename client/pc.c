@@ -343,6 +343,14 @@ static int tcp_connect(pc_client *c, const char *host, int port, int timeout_ms,
             fcntl(fd, F_SETFL, fl);
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            /* A screen that only listens would never learn that its server's machine lost
+             * power or a NAT forgot it: after 30 s of silence the kernel asks, and gives up
+             * on the connection 30 s later; poll then reports it and the screen reconnects. */
+            int idle = 30, intvl = 10, cnt = 3;
+            setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
             *fd_out = fd;
             rc = PM_OK;
             break;

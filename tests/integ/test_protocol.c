@@ -11,6 +11,9 @@
 #include "pm_time.h"
 
 #include <mbedtls/net_sockets.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,6 +378,26 @@ static void test_stalled_handshakes(void **state)
     control_ok();
 }
 
+/* The client library's connections ask the kernel to notice a peer that went silent (a
+ * server machine that lost power): keepalive after 30 s idle, three probes 10 s apart. */
+static void test_client_keepalive(void **state)
+{
+    (void)state;
+    pc_client *c = ts_client(&S);
+    assert_non_null(c);
+    int fd = pc_fd(c), on = 0, idle = 0, cnt = 0;
+    socklen_t l = sizeof on;
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, &l), 0);
+    l = sizeof idle;
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, &l), 0);
+    l = sizeof cnt;
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, &l), 0);
+    assert_int_equal(on, 1);
+    assert_int_equal(idle, 30);
+    assert_int_equal(cnt, 3);
+    pc_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,7 +405,7 @@ int main(void)
         cmocka_unit_test(test_garbage_body),         cmocka_unit_test(test_order_and_version),
         cmocka_unit_test(test_invalid_utf8),         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_oversize_after_login), cmocka_unit_test(test_slow_frame),
-        cmocka_unit_test(test_stalled_handshakes),
+        cmocka_unit_test(test_stalled_handshakes),   cmocka_unit_test(test_client_keepalive),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
