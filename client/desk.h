@@ -174,6 +174,7 @@ typedef struct desk {
     enum desk_conn conn;
     uint64_t retry_at; /* monotonic ms of the next reconnect attempt */
     unsigned backoff_ms;
+    uint64_t live_since; /* monotonic ms it last came back (0: the first connection) */
     char locked_msg[300];
     enum desk_pane pane;
     desk_sel sel[PANE_COUNT];

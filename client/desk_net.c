@@ -46,7 +46,12 @@ static void connection_lost(desk *d)
     if (d->conn != CONN_LIVE)
         return;
     d->conn = CONN_RECONNECTING;
-    d->backoff_ms = BACKOFF_FIRST_MS;
+    /* a server that takes the connection and drops it again at once does not get the
+     * desk back four times a second: the wait grows until a connection has lasted */
+    if (!d->live_since || desk_mono_ms() - d->live_since > 10 * 1000 || !d->backoff_ms)
+        d->backoff_ms = BACKOFF_FIRST_MS;
+    else
+        d->backoff_ms = d->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d->backoff_ms * 2;
     d->retry_at = desk_mono_ms() + d->backoff_ms;
     d->dirty = 1;
 }
@@ -241,6 +246,7 @@ void desk_net_retry(desk *d)
     int rc = pc_reconnect(d->c->pc);
     if (rc == PM_OK || rc == PM_E_RELOAD) {
         d->conn = CONN_LIVE;
+        d->live_since = desk_mono_ms();
         /* resubscribed from the last event seen (or anew, when the server no longer had
          * it or the subscription never took); the load shows the day as it is now */
         if (rc == PM_E_RELOAD || !pc_subscribed(d->c->pc))
