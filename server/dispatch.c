@@ -737,6 +737,8 @@ static int op_stats(req *r, MDB_txn *txn)
     st->commits = ss.commits;
     st->committed_writes = ss.jobs;
     st->max_batch = ss.max_batch;
+    st->writer_run_us = ss.run_us;
+    st->writer_commit_us = ss.commit_us;
     st->replayed_answers = srv.replayed;
     uint64_t issued;
     st->tls_handshakes = srv.handshakes;

@@ -3,6 +3,7 @@
 #include "pm_err.h"
 #include "pm_log.h"
 #include "pm_time.h"
+#include "pm_time.h"
 #include "pm_util.h"
 
 #include <errno.h>
@@ -250,9 +251,11 @@ static int grow_map(store *st)
     return PM_OK;
 }
 
-/* Runs one batch: returns PM_E_MAP_FULL when it must be redone in a bigger map. */
-static int run_batch_once(store *st, wjob *batch)
+/* Runs one batch: returns PM_E_MAP_FULL when it must be redone in a bigger map. Adds the
+ * time spent running the jobs and committing to us[0] and us[1]. */
+static int run_batch_once(store *st, wjob *batch, uint64_t us[2])
 {
+    uint64_t t0 = pm_mono_us();
     MDB_txn *txn;
     int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
     if (rc) {
@@ -289,7 +292,10 @@ static int run_batch_once(store *st, wjob *batch)
             }
         }
     }
+    uint64_t t1 = pm_mono_us();
     rc = mdb_txn_commit(txn);
+    us[0] += t1 - t0;
+    us[1] += pm_mono_us() - t1;
     if (rc == MDB_MAP_FULL)
         return PM_E_MAP_FULL;
     if (rc) {
@@ -303,8 +309,9 @@ static int run_batch_once(store *st, wjob *batch)
 static void run_batch(store *st, wjob *batch, size_t n)
 {
     int rc;
+    uint64_t us[2] = {0, 0};
     for (;;) {
-        rc = run_batch_once(st, batch);
+        rc = run_batch_once(st, batch, us);
         if (rc != PM_E_MAP_FULL)
             break;
         if (grow_map(st) != PM_OK) {
@@ -313,6 +320,8 @@ static void run_batch(store *st, wjob *batch, size_t n)
         }
     }
     pthread_mutex_lock(&st->mu);
+    st->stats.run_us += us[0];
+    st->stats.commit_us += us[1];
     if (rc == PM_OK) {
         st->stats.commits++;
         st->stats.jobs += n;

@@ -116,6 +116,8 @@ typedef struct store_stats {
     uint64_t max_batch;
     uint64_t failed_commits;
     uint64_t map_grows;
+    uint64_t run_us;    /* time running the batches' jobs */
+    uint64_t commit_us; /* time in the batches' commits: page writes and syncs */
 } store_stats;
 void store_get_stats(store *st, store_stats *out);
 

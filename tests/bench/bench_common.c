@@ -507,6 +507,22 @@ const Pm__OpStat *bs_op(const Pm__Stats *st, const char *op)
     return NULL;
 }
 
+void bs_writer_times(const char *prefix, const Pm__Stats *a, const Pm__Stats *b, double win)
+{
+    char m[128];
+    double commits = (double)(b->commits - a->commits);
+    double run = (double)(b->writer_run_us - a->writer_run_us);
+    double commit = (double)(b->writer_commit_us - a->writer_commit_us);
+    if (commits <= 0 || win <= 0)
+        return;
+    snprintf(m, sizeof m, "%s.server.writer_run_per_commit", prefix);
+    bs_result(m, run / commits, "us");
+    snprintf(m, sizeof m, "%s.server.writer_commit_per_commit", prefix);
+    bs_result(m, commit / commits, "us");
+    snprintf(m, sizeof m, "%s.server.writer_busy", prefix);
+    bs_result(m, (run + commit) / (win * 1e6), "of the time");
+}
+
 void bs_print_op(const char *prefix, const Pm__OpStat *o)
 {
     char m[128];

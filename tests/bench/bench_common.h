@@ -99,6 +99,10 @@ void bs_print_db_stats(const ts_server *s, const char *per_what, double per);
 int bs_get_stats(pc_client *mgr, pm_arena *a, Pm__Stats **out);
 /* The OpStat named op, or NULL (an op with no requests yet is absent). */
 const Pm__OpStat *bs_op(const Pm__Stats *st, const char *op);
+/* Prints where the writer's time went between two GetStats win seconds apart: per commit,
+ * running the requests and committing (page writes and syncs), and the share of the
+ * window it was busy, as RESULT lines under prefix. */
+void bs_writer_times(const char *prefix, const Pm__Stats *a, const Pm__Stats *b, double win);
 /* Prints an op's server-side figures as RESULT lines under prefix. */
 void bs_print_op(const char *prefix, const Pm__OpStat *o);
 

@@ -1419,6 +1419,7 @@ static int run_bookings(ts_server *s, desk *dk, const char *tag, const char *ext
     R("server.commits_per_s", (double)commits / win, "commits/s");
     R("server.mean_batch", res->mean_batch, "writes/commit");
     R("server.max_batch", (double)st1->max_batch, "writes");
+    bs_writer_times(tag, st0, st1, win);
     R("server.cpu", (scpu1 - scpu0) / win, "cores");
     R("server.cpu_per_booking", writes ? (scpu1 - scpu0) * 1e6 / (double)writes : 0, "us");
     R("server.written_per_commit",
