@@ -1082,9 +1082,9 @@ static int disable_write(req *r, wctx *ctx)
             int mine = ss && ss->account_id == sa->account->id;
             if (ss)
                 pm__stored_session__free_unpacked(ss, NULL);
-            if (mine && (rc = mdb_cursor_del(cur, 0))) {
+            if (mine && (rc = store_cursor_del(cur))) {
                 mdb_cursor_close(cur);
-                return pm_err_from_mdb(rc);
+                return rc;
             }
         }
         mdb_cursor_close(cur);

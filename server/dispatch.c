@@ -739,6 +739,7 @@ static int op_stats(req *r, MDB_txn *txn)
     st->max_batch = ss.max_batch;
     st->writer_run_us = ss.run_us;
     st->writer_commit_us = ss.commit_us;
+    st->writer_isolated = ss.isolated;
     st->replayed_answers = srv.replayed;
     uint64_t issued;
     st->tls_handshakes = srv.handshakes;

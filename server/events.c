@@ -172,11 +172,11 @@ int events_append(wctx *ctx, const char *const *topics, size_t ntopics, Pm__Even
     size_t plen = pm__event__get_packed_size(ev);
     uint8_t key[8];
     pm_put_u64(key, ev->seq);
-    MDB_val k = {8, key}, v = {head + plen, NULL};
-    rc = mdb_put(ctx->txn, dbi, &k, &v, MDB_RESERVE | MDB_APPEND);
+    void *val;
+    rc = store_reserve(ctx->txn, dbi, key, 8, head + plen, MDB_APPEND, &val);
     if (rc)
-        return pm_err_from_mdb(rc);
-    uint8_t *p = v.mv_data;
+        return rc;
+    uint8_t *p = val;
     size_t off = 1;
     p[0] = (uint8_t)ntopics;
     for (size_t i = 0; i < ntopics; i++) {
@@ -208,6 +208,7 @@ int events_expire(wctx *ctx, uint64_t before, unsigned max, unsigned *removed)
     uint64_t last = 0;
     store_last_u64(ctx->txn, store_dbi(ctx->st, DB_EVENTS), &last);
     MDB_val k, v;
+    int err = PM_OK;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && *removed < max;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         /* The newest event stays, so its number is never handed out again. */
@@ -224,12 +225,13 @@ int events_expire(wctx *ctx, uint64_t before, unsigned max, unsigned *removed)
             pm__event__free_unpacked(ev, NULL);
         if (t >= before)
             break;
-        rc = mdb_cursor_del(cur, 0);
-        if (rc)
+        if ((err = store_cursor_del(cur)))
             break;
         (*removed)++;
     }
     mdb_cursor_close(cur);
+    if (err)
+        return err;
     return rc == 0 || rc == MDB_NOTFOUND ? PM_OK : pm_err_from_mdb(rc);
 }
 

@@ -150,26 +150,24 @@ static int maint_run(wjob *j, wctx *ctx)
     if (rc)
         return pm_err_from_mdb(rc);
     MDB_val k, v;
+    int err = PM_OK;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && m->idem_removed < MAINTENANCE_MAX;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size <= 8 || pm_get_u64(k.mv_data) >= m->idem_before)
             break;
-        MDB_val ik = {k.mv_size - 8, (uint8_t *)k.mv_data + 8};
-        int d = mdb_del(ctx->txn, store_dbi(ctx->st, DB_IDEM), &ik, NULL);
-        if (d && d != MDB_NOTFOUND) {
-            rc = d;
-            break;
-        }
-        if ((rc = mdb_cursor_del(cur, 0)))
+        err = store_del(ctx->txn, store_dbi(ctx->st, DB_IDEM), (uint8_t *)k.mv_data + 8,
+                        k.mv_size - 8);
+        if ((err && err != PM_E_NOT_FOUND) || (err = store_cursor_del(cur)))
             break;
         m->idem_removed++;
     }
     mdb_cursor_close(cur);
+    if (err)
+        return err;
     if (rc && rc != MDB_NOTFOUND)
         return pm_err_from_mdb(rc);
-    int r = events_expire(ctx, m->events_before, MAINTENANCE_MAX, &m->events_removed);
-    if (r)
-        return r;
+    if ((err = events_expire(ctx, m->events_before, MAINTENANCE_MAX, &m->events_removed)))
+        return err;
     if ((rc = mdb_cursor_open(ctx->txn, store_dbi(ctx->st, DB_SESSIONS), &cur)))
         return pm_err_from_mdb(rc);
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
@@ -179,12 +177,14 @@ static int maint_run(wjob *j, wctx *ctx)
         if (ss)
             pm__stored_session__free_unpacked(ss, NULL);
         if (expired) {
-            if ((rc = mdb_cursor_del(cur, 0)))
+            if ((err = store_cursor_del(cur)))
                 break;
             m->sessions_removed++;
         }
     }
     mdb_cursor_close(cur);
+    if (err)
+        return err;
     return rc && rc != MDB_NOTFOUND ? pm_err_from_mdb(rc) : PM_OK;
 }
 

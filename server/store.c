@@ -251,45 +251,65 @@ static int grow_map(store *st)
     return PM_OK;
 }
 
-/* Runs one batch: returns PM_E_MAP_FULL when it must be redone in a bigger map. Adds the
- * time spent running the jobs and committing to us[0] and us[1]. */
-static int run_batch_once(store *st, wjob *batch, uint64_t us[2])
+/* Writes made on this thread through the helpers below: a job that fails after writing
+ * needs its own nested transaction to be undone alone. */
+static __thread uint64_t writes_noted;
+
+/* Runs a job in its own nested transaction, which is kept if it succeeds. */
+static int run_nested(store *st, MDB_txn *txn, wctx *ctx)
+{
+    MDB_txn *child;
+    int rc = mdb_txn_begin(st->env, txn, 0, &child);
+    if (rc)
+        return rc == MDB_MAP_FULL ? PM_E_MAP_FULL : PM_E_STORAGE;
+    ctx->txn = child;
+    int r = ctx->job->run(ctx->job, ctx);
+    if (r == PM_OK) {
+        rc = mdb_txn_commit(child);
+        if (rc)
+            r = pm_err_from_mdb(rc);
+    } else {
+        mdb_txn_abort(child);
+    }
+    ctx->txn = txn;
+    return r;
+}
+
+enum batch_result { BATCH_DONE, BATCH_GROW_MAP, BATCH_ISOLATE };
+
+/* Runs one batch, each job in the batch's transaction or, when nested, each in its own
+ * nested one. *rc is the commit's result. Adds the time spent running the jobs and
+ * committing to us[0] and us[1]. */
+static enum batch_result run_batch_once(store *st, wjob *batch, int nested, int *rc_out,
+                                        uint64_t us[2])
 {
     uint64_t t0 = pm_mono_us();
     MDB_txn *txn;
     int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
     if (rc) {
         pm_error("store: cannot begin a write transaction: %s", mdb_strerror(rc));
-        return rc == MDB_MAP_RESIZED ? PM_E_MAP_FULL : PM_E_STORAGE;
+        if (rc == MDB_MAP_RESIZED)
+            return BATCH_GROW_MAP;
+        *rc_out = PM_E_STORAGE;
+        return BATCH_DONE;
     }
     uint64_t now = pm_wall_s();
     for (wjob *j = batch; j; j = j->next) {
-        MDB_txn *child;
-        rc = mdb_txn_begin(st->env, txn, 0, &child);
-        if (rc) {
-            mdb_txn_abort(txn);
-            return rc == MDB_MAP_FULL ? PM_E_MAP_FULL : PM_E_STORAGE;
-        }
-        wctx ctx = {.st = st, .txn = child, .now = now, .job = j};
-        int r = j->run(j, &ctx);
-        if (r == PM_OK) {
-            rc = mdb_txn_commit(child);
-            if (rc)
-                r = pm_err_from_mdb(rc);
-        } else {
-            mdb_txn_abort(child);
-        }
+        wctx ctx = {.st = st, .txn = txn, .now = now, .job = j};
+        uint64_t w0 = writes_noted;
+        int r = nested ? run_nested(st, txn, &ctx) : j->run(j, &ctx);
         if (r == PM_E_MAP_FULL) {
             mdb_txn_abort(txn);
-            return PM_E_MAP_FULL;
+            return BATCH_GROW_MAP;
+        }
+        if (r && !nested && writes_noted != w0) {
+            mdb_txn_abort(txn);
+            return BATCH_ISOLATE;
         }
         j->status = r;
-        if (r && j->failed) {
-            ctx.txn = txn;
-            if (j->failed(j, &ctx, r) == PM_E_MAP_FULL) {
-                mdb_txn_abort(txn);
-                return PM_E_MAP_FULL;
-            }
+        if (r && j->failed && j->failed(j, &ctx, r) == PM_E_MAP_FULL) {
+            mdb_txn_abort(txn);
+            return BATCH_GROW_MAP;
         }
     }
     uint64_t t1 = pm_mono_us();
@@ -297,23 +317,29 @@ static int run_batch_once(store *st, wjob *batch, uint64_t us[2])
     us[0] += t1 - t0;
     us[1] += pm_mono_us() - t1;
     if (rc == MDB_MAP_FULL)
-        return PM_E_MAP_FULL;
-    if (rc) {
+        return BATCH_GROW_MAP;
+    if (rc)
         pm_error("store: commit failed, %s; the batch's requests get a storage error",
                  mdb_strerror(rc));
-        return PM_E_STORAGE;
-    }
-    return PM_OK;
+    *rc_out = rc ? PM_E_STORAGE : PM_OK;
+    return BATCH_DONE;
 }
 
 static void run_batch(store *st, wjob *batch, size_t n)
 {
-    int rc;
+    int rc = PM_OK, nested = 0;
     uint64_t us[2] = {0, 0};
     for (;;) {
-        rc = run_batch_once(st, batch, us);
-        if (rc != PM_E_MAP_FULL)
+        enum batch_result br = run_batch_once(st, batch, nested, &rc, us);
+        if (br == BATCH_DONE)
             break;
+        if (br == BATCH_ISOLATE) {
+            pm_debug("store: a request failed after writing; its batch of %zu runs again, each "
+                     "request in its own nested transaction",
+                     n);
+            nested = 1;
+            continue;
+        }
         if (grow_map(st) != PM_OK) {
             rc = PM_E_STORAGE;
             break;
@@ -322,6 +348,7 @@ static void run_batch(store *st, wjob *batch, size_t n)
     pthread_mutex_lock(&st->mu);
     st->stats.run_us += us[0];
     st->stats.commit_us += us[1];
+    st->stats.isolated += (uint64_t)nested;
     if (rc == PM_OK) {
         st->stats.commits++;
         st->stats.jobs += n;
@@ -487,18 +514,34 @@ int store_get_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
 int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen)
 {
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    writes_noted++;
     return pm_err_from_mdb(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+int store_reserve(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, size_t vlen,
+                  unsigned flags, void **out)
+{
+    MDB_val k = {klen, (void *)key}, v = {vlen, NULL};
+    writes_noted++;
+    int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE | flags);
+    *out = rc ? NULL : v.mv_data;
+    return pm_err_from_mdb(rc);
+}
+
+int store_cursor_del(MDB_cursor *cur)
+{
+    writes_noted++;
+    return pm_err_from_mdb(mdb_cursor_del(cur, 0));
 }
 
 static int put_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
                   const ProtobufCMessage *msg, unsigned flags)
 {
-    size_t len = protobuf_c_message_get_packed_size(msg);
-    MDB_val k = {klen, (void *)key}, v = {len, NULL};
-    int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE | flags);
+    void *p;
+    int rc = store_reserve(txn, dbi, key, klen, protobuf_c_message_get_packed_size(msg), flags, &p);
     if (rc)
-        return pm_err_from_mdb(rc);
-    protobuf_c_message_pack(msg, v.mv_data);
+        return rc;
+    protobuf_c_message_pack(msg, p);
     return PM_OK;
 }
 
@@ -517,6 +560,7 @@ int store_append_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
 int store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen)
 {
     MDB_val k = {klen, (void *)key};
+    writes_noted++;
     return pm_err_from_mdb(mdb_del(txn, dbi, &k, NULL));
 }
 

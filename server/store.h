@@ -57,19 +57,23 @@ typedef struct wjob wjob;
 /* What a job sees while it runs on the writer thread. */
 typedef struct wctx {
     store *st;
-    MDB_txn *txn; /* the job's own nested transaction */
+    MDB_txn *txn; /* the transaction to work in (see struct wjob) */
     uint64_t now; /* UTC seconds, one value for the whole batch */
     wjob *job;
 } wctx;
 
 /* A unit of work for the writer. The owner embeds it in a larger struct. */
 struct wjob {
-    /* Runs on the writer thread inside a nested transaction. Returns 0 to keep the
-     * changes, or an error to roll this job back alone. May run more than once (the
-     * batch is redone after the map grows), so it must reset whatever it produces. */
+    /* Runs on the writer thread. Returns 0 to keep the changes, or an error to roll this
+     * job back alone. It writes only through the store_* helpers below, which note each
+     * write: a job runs in the batch's own transaction, and only when one fails after
+     * writing is the batch run again with every job in its own nested transaction (a
+     * nested transaction costs ~10 us a job, and most failures come from checks made
+     * before anything is written). So it may run more than once (that, and after the map
+     * grows), and must reset whatever it produces. */
     int (*run)(wjob *job, wctx *ctx);
     /* After a failed run, still on the writer thread and in the batch's transaction
-     * (the nested one rolled back): a chance to record the failure (audit). Returns
+     * (the job's writes undone): a chance to record the failure (audit). Returns
      * PM_E_MAP_FULL when the batch must be redone in a bigger map. */
     int (*failed)(wjob *job, wctx *ctx, int rc);
     /* On the loop thread after the batch committed (status = run's result) or failed
@@ -118,6 +122,8 @@ typedef struct store_stats {
     uint64_t map_grows;
     uint64_t run_us;    /* time running the batches' jobs */
     uint64_t commit_us; /* time in the batches' commits: page writes and syncs */
+    uint64_t isolated;  /* batches run again with a nested transaction per job, because
+                         * one failed after writing */
 } store_stats;
 void store_get_stats(store *st, store_stats *out);
 
@@ -140,6 +146,12 @@ int store_append_pb(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
 int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
               size_t vlen);
 int store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen);
+/* Makes room for a value of vlen bytes under key (MDB_RESERVE, with flags such as
+ * MDB_APPEND) and points *out at it, for the caller to fill before its next write. */
+int store_reserve(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, size_t vlen,
+                  unsigned flags, void **out);
+/* Deletes the cursor's entry. */
+int store_cursor_del(MDB_cursor *cur);
 /* u64 counter in DB_META under name: returns the next value (starting at first). */
 int store_next_id(MDB_txn *txn, store *st, const char *name, uint64_t first, uint64_t *out);
 int store_meta_get_str(MDB_txn *txn, store *st, const char *name, char *out, size_t n);

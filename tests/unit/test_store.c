@@ -19,6 +19,7 @@ typedef struct tjob {
     wjob job;
     int idx;
     int fail;       /* returned by run after its writes, 0 to succeed */
+    int fail_first; /* returned by run before it writes anything, 0 to go on */
     size_t big_len; /* run also writes nbig values of big_len bytes */
     int nbig;
     size_t fail_len; /* failed() writes a record this long */
@@ -67,6 +68,8 @@ static int job_run(wjob *j, wctx *ctx)
 {
     tjob *t = (tjob *)j;
     t->runs++;
+    if (t->fail_first)
+        return t->fail_first;
     char key[32], val[32];
     job_key(key, sizeof key, "job", t->idx);
     job_key(val, sizeof val, "value", t->idx);
@@ -78,11 +81,12 @@ static int job_run(wjob *j, wctx *ctx)
     for (int i = 0; i < t->nbig; i++) {
         char bk[32];
         snprintf(bk, sizeof bk, "big-%03d-%03d", t->idx, i);
-        MDB_val k = {strlen(bk), bk}, v = {t->big_len, NULL};
-        int mrc = mdb_put(ctx->txn, store_dbi(ctx->st, DB_META), &k, &v, MDB_RESERVE);
-        if (mrc)
-            return pm_err_from_mdb(mrc);
-        memset(v.mv_data, (int)(0x40 + i), t->big_len);
+        void *p;
+        int rc2 =
+            store_reserve(ctx->txn, store_dbi(ctx->st, DB_META), bk, strlen(bk), t->big_len, 0, &p);
+        if (rc2)
+            return rc2;
+        memset(p, (int)(0x40 + i), t->big_len);
     }
     return t->fail;
 }
@@ -96,11 +100,12 @@ static int job_failed(wjob *j, wctx *ctx, int rc)
     char key[32];
     job_key(key, sizeof key, "failed", t->idx);
     if (t->fail_len) {
-        MDB_val k = {strlen(key), key}, v = {t->fail_len, NULL};
-        int mrc = mdb_put(ctx->txn, store_dbi(ctx->st, DB_META), &k, &v, MDB_RESERVE);
-        if (mrc)
-            return pm_err_from_mdb(mrc);
-        memset(v.mv_data, 'f', t->fail_len);
+        void *p;
+        int rc2 = store_reserve(ctx->txn, store_dbi(ctx->st, DB_META), key, strlen(key),
+                                t->fail_len, 0, &p);
+        if (rc2)
+            return rc2;
+        memset(p, 'f', t->fail_len);
         return PM_OK;
     }
     return put_str(ctx->txn, ctx->st, key, pm_err_name(rc));
@@ -202,9 +207,12 @@ static int teardown(void **state)
 
 /* ---- group commit ---- */
 
-static void test_batch_with_failing_job(void **state)
+/* Twenty jobs in one batch, one of which fails: after writing (fail_first = 0), which
+ * undoes the batch and runs it again with a nested transaction per job, or before writing
+ * anything (fail_first = 1), which needs no undoing. Either way the failed job's writes
+ * are gone, its failure record is kept, and the others commit once, together. */
+static void batch_with_failing_job(fx *f, int fail_first)
 {
-    fx *f = *state;
     enum { N = 20, BAD = 7 };
     for (int i = 0; i < N; i++)
         if (i != BAD)
@@ -213,7 +221,9 @@ static void test_batch_with_failing_job(void **state)
     start_writer(f, 300);
     for (int i = 0; i < N; i++) {
         tjob *t = job_init(f, i);
-        if (i == BAD)
+        if (i == BAD && fail_first)
+            t->fail_first = PM_E_INVALID_ARGUMENT;
+        else if (i == BAD)
             t->fail = PM_E_INVALID_ARGUMENT;
         store_submit(f->st, &t->job);
     }
@@ -226,6 +236,7 @@ static void test_batch_with_failing_job(void **state)
     assert_int_equal(s.max_batch, N);
     assert_int_equal(s.failed_commits, 0);
     assert_int_equal(s.map_grows, 0);
+    assert_int_equal(s.isolated, fail_first ? 0 : 1);
 
     for (int i = 0; i < N; i++) {
         tjob *t = &f->jobs[i];
@@ -233,7 +244,8 @@ static void test_batch_with_failing_job(void **state)
         assert_int_equal(t->done_calls, 1);
         assert_true(t->done_on_loop);
         assert_int_equal(t->job.committed, 1);
-        assert_int_equal(t->runs, 1);
+        /* the first run stopped at the failed job when it had written */
+        assert_int_equal(t->runs, !fail_first && i <= BAD ? 2 : 1);
         assert_true(t->saw_whole_batch);
         char key[32];
         job_key(key, sizeof key, "job", i);
@@ -253,7 +265,7 @@ static void test_batch_with_failing_job(void **state)
             assert_false(key_present(f->st, key));
         }
     }
-    /* the failed job's counter step was rolled back with it: no gap */
+    /* the failed job's counter step was rolled back with it, or never taken: no gap */
     for (int i = 0; i < N; i++)
         if (i != BAD)
             assert_int_equal(f->jobs[i].id, (uint64_t)(i < BAD ? i + 1 : i));
@@ -263,6 +275,16 @@ static void test_batch_with_failing_job(void **state)
     assert_int_equal(store_meta_get_u64(txn, f->st, "seq.test", &next), PM_OK);
     store_read_end(f->st);
     assert_int_equal(next, N);
+}
+
+static void test_batch_with_job_failing_after_writes(void **state)
+{
+    batch_with_failing_job(*state, 0);
+}
+
+static void test_batch_with_job_failing_before_writing(void **state)
+{
+    batch_with_failing_job(*state, 1);
 }
 
 /* Many jobs, from the loop and from other threads at once: every one is answered once,
@@ -477,8 +499,11 @@ static void test_map_full_in_failed_callback(void **state)
     store_get_stats(f->st, &s);
     assert_int_equal(s.map_grows, 1);
     assert_int_equal(s.commits, 1);
-    assert_int_equal(ok->runs, 2);
-    assert_int_equal(bad->runs, 2);
+    /* run once in the batch's transaction (undone: bad failed after writing), then
+     * nested, where bad's failure record fills the map, then nested in a bigger map */
+    assert_int_equal(s.isolated, 1);
+    assert_int_equal(ok->runs, 3);
+    assert_int_equal(bad->runs, 3);
     assert_int_equal(bad->failed_calls, 2);
     assert_int_equal(bad->failed_rc, PM_E_CONFLICT);
     assert_int_equal(ok->job.status, PM_OK);
@@ -646,7 +671,8 @@ static void test_open_modes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_batch_with_failing_job),
+        T(test_batch_with_job_failing_after_writes),
+        T(test_batch_with_job_failing_before_writing),
         T(test_many_jobs_many_threads),
         T(test_stop_drains_queue),
         T(test_fair_share),

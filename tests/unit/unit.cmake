@@ -25,3 +25,7 @@ pm_test(test_desk_model SOURCES ${PM_UNIT_DIR}/test_desk_model.c
 pm_test(test_board_font SOURCES ${PM_UNIT_DIR}/test_board_font.c
         ${CMAKE_SOURCE_DIR}/client/board_font.c LIBS pm_common LABELS unit TIMEOUT 60)
 target_include_directories(test_board_font PRIVATE ${CMAKE_SOURCE_DIR}/client)
+# Every write a job makes goes through the store's helpers, which note it (store.h).
+add_test(NAME lint_store_writes COMMAND sh ${PM_UNIT_DIR}/lint_store_writes.sh
+         ${CMAKE_SOURCE_DIR}/server)
+set_tests_properties(lint_store_writes PROPERTIES TIMEOUT 30 LABELS unit)
