@@ -936,16 +936,23 @@ static int load_for_change(struct req *r, MDB_txn *txn, uint64_t id, uint32_t ve
 }
 
 /* Rewrites an appointment whose indexed fields may have changed from before. */
-static int rewrite(struct req *r, wctx *ctx, const Pm__Appointment *before, Pm__Appointment *a)
+/* The record of a changed appointment, with its new version and who changed it when. */
+static int stamp_and_store(struct req *r, MDB_txn *txn, const Pm__Appointment *before,
+                           Pm__Appointment *a)
 {
     a->version = before->version + 1;
     a->updated_at = (uint64_t)sched_now();
     a->updated_by = (char *)(r->username ? r->username : "");
+    return appt_store(txn, a, 0);
+}
+
+static int rewrite(struct req *r, wctx *ctx, const Pm__Appointment *before, Pm__Appointment *a)
+{
     int rc = appt_index(ctx->txn, before, 0);
     if (rc == PM_OK)
         rc = appt_index(ctx->txn, a, 1);
     if (rc == PM_OK)
-        rc = appt_store(ctx->txn, a, 0);
+        rc = stamp_and_store(r, ctx->txn, before, a);
     return rc;
 }
 
@@ -955,6 +962,111 @@ static Pm__Appointment *copy_appt(struct req *r, const Pm__Appointment *a)
     if (c)
         *c = *a;
     return c;
+}
+
+/* Index entries only, for a member being placed or put back (struct move_state). */
+static int move_index(MDB_txn *txn, const Pm__Appointment *o, const booking *to, int put)
+{
+    Pm__Appointment at = *o;
+    if (to) {
+        at.start = to->start;
+        at.end = to->end;
+        at.provider = (char *)to->provider;
+        at.location = (char *)to->location;
+        at.room = (char *)to->room;
+    }
+    return appt_index(txn, &at, put);
+}
+
+/* Moves the members of a change to their planned places, in ctx->txn (the move's own
+ * transaction). Every member is first lifted out of the indexes, so that none stands in
+ * another's way (a weekly series moved on by a week lands each visit where the next one
+ * was); each is then checked where it goes, against what stays and the members placed
+ * before it. A member that cannot go is reported in sr; with "all or none" (or a single
+ * appointment, which answers with the conflict) nothing is applied: *applied stays 0 and
+ * the caller takes the transaction back. Otherwise those that cannot go stay where they
+ * were, any placed member in their way stays too, and the rest are written. */
+static int move_members(struct req *r, wctx *ctx, const Pm__Move *m, Pm__Appointment **mem,
+                        booking *plan, size_t n, Pm__SeriesResult *sr, int *applied)
+{
+    MDB_txn *txn = ctx->txn;
+    int rc;
+    char *placed = pm_arena_alloc(&r->arena, n ? n : 1);
+    if (!placed)
+        return PM_E_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = move_index(txn, mem[i], NULL, 0)))
+            return rc;
+    size_t fails = 0;
+    for (size_t i = 0; i < n; i++) {
+        Pm__Occurrence *oc = sr ? add_occurrence(r, sr, plan[i].start) : NULL;
+        rc = booking_check(r, txn, &plan[i]);
+        if (rc == PM_E_NOMEM || rc == PM_E_MAP_FULL || rc == PM_E_STORAGE || (rc && !sr))
+            return rc;
+        if (rc) {
+            oc->conflict = occurrence_error(r);
+            fails++;
+            placed[i] = 0;
+            continue;
+        }
+        if ((rc = move_index(txn, mem[i], &plan[i], 1)))
+            return rc;
+        placed[i] = 1;
+    }
+    if (fails && m->series_mode == PM__SERIES_MODE__ALL_OR_NONE)
+        return PM_OK;
+    /* the free ones: those left behind go back, and a placed one in their way stays too */
+    for (size_t i = 0; i < n; i++)
+        if (!placed[i] && (rc = move_index(txn, mem[i], NULL, 1)))
+            return rc;
+    for (int again = fails > 0; again;) {
+        again = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!placed[i])
+                continue;
+            rc = booking_check(r, txn, &plan[i]);
+            if (rc == PM_E_NOMEM || rc == PM_E_MAP_FULL || rc == PM_E_STORAGE)
+                return rc;
+            if (!rc)
+                continue;
+            sr->occurrences[i]->conflict = occurrence_error(r);
+            if ((rc = move_index(txn, mem[i], &plan[i], 0)) ||
+                (rc = move_index(txn, mem[i], NULL, 1)))
+                return rc;
+            placed[i] = 0;
+            again = 1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!placed[i])
+            continue;
+        Pm__Appointment *o = mem[i];
+        Pm__Appointment *before = copy_appt(r, o);
+        if (!before)
+            return PM_E_NOMEM;
+        char was[32];
+        when_text(o->start, was, sizeof was);
+        o->start = plan[i].start;
+        o->end = plan[i].end;
+        o->provider = (char *)plan[i].provider;
+        o->location = (char *)plan[i].location;
+        o->room = (char *)plan[i].room;
+        if (plan[i].overridden) {
+            o->overridden = 1;
+            o->override_reason = (char *)m->override_reason;
+        }
+        if ((rc = add_history(
+                 r, o, pm_arena_printf(&r->arena, "moved from %s (%s)", was, before->provider))) ||
+            (rc = stamp_and_store(r, txn, before, o)) ||
+            (rc = appt_event(r, ctx, "moved", o, before)))
+            return rc;
+        if (sr)
+            sr->occurrences[i]->appointment = o;
+        if ((rc = waitlist_slot_freed(r, ctx, before->provider, before->start, before->end)))
+            return rc;
+    }
+    *applied = 1;
+    return PM_OK;
 }
 
 /* The occurrences a change with this scope covers: the appointment itself, or the active
@@ -1029,7 +1141,6 @@ int sched_move(struct req *r, wctx *ctx)
     booking *plan = pm_arena_alloc(&r->arena, sizeof *plan * n);
     if (!plan)
         return PM_E_NOMEM;
-    int fails = 0;
     for (size_t i = 0; i < n; i++) {
         Pm__Appointment *o = mem[i];
         Pm__VisitType *vt;
@@ -1054,59 +1165,26 @@ int sched_move(struct req *r, wctx *ctx)
                       .end = s + (time_t)minutes * 60,
                       .exclude = o->id,
                       .override = m->override};
-        Pm__Occurrence *oc = sr ? add_occurrence(r, sr, s) : NULL;
-        rc = booking_check(r, ctx->txn, &plan[i]);
-        if (rc == PM_E_NOMEM || rc == PM_E_MAP_FULL || rc == PM_E_STORAGE)
-            return rc;
-        if (rc && !sr)
-            return rc;
-        if (rc) {
-            oc->conflict = occurrence_error(r);
-            plan[i].start = 0; /* skipped */
-            fails++;
-        }
     }
-    if (sr && fails && m->series_mode == PM__SERIES_MODE__ALL_OR_NONE) {
+    /* Checked and applied in a transaction of the move's own: "all or none" takes back
+     * what it placed, and a refused move leaves nothing to undo. */
+    MDB_txn *mt;
+    uint64_t mark;
+    if ((rc = store_child_begin(ctx, &mt, &mark)))
+        return rc;
+    wctx mctx = *ctx;
+    mctx.txn = mt;
+    int applied = 0;
+    rc = move_members(r, &mctx, m, mem, plan, n, sr, &applied);
+    if (rc == PM_OK && applied)
+        rc = store_child_commit(mt);
+    else
+        store_child_abort(mt, mark);
+    if (rc)
+        return rc;
+    if (!applied) {
         sr->applied = 0;
         return PM_OK;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!plan[i].start)
-            continue;
-        Pm__Appointment *o = mem[i];
-        Pm__Appointment *before = copy_appt(r, o);
-        if (!before)
-            return PM_E_NOMEM;
-        if (i > 0 || sr) { /* recheck: an earlier member may have moved into the way */
-            rc = booking_check(r, ctx->txn, &plan[i]);
-            if (rc == PM_E_NOMEM || rc == PM_E_MAP_FULL || rc == PM_E_STORAGE)
-                return rc;
-            if (rc && sr) {
-                sr->occurrences[i]->conflict = occurrence_error(r);
-                continue;
-            }
-            if (rc)
-                return rc;
-        }
-        char was[32];
-        when_text(o->start, was, sizeof was);
-        o->start = plan[i].start;
-        o->end = plan[i].end;
-        o->provider = (char *)plan[i].provider;
-        o->location = (char *)plan[i].location;
-        o->room = (char *)plan[i].room;
-        if (plan[i].overridden) {
-            o->overridden = 1;
-            o->override_reason = (char *)m->override_reason;
-        }
-        if ((rc = add_history(
-                 r, o, pm_arena_printf(&r->arena, "moved from %s (%s)", was, before->provider))) ||
-            (rc = rewrite(r, ctx, before, o)) || (rc = appt_event(r, ctx, "moved", o, before)))
-            return rc;
-        if (sr)
-            sr->occurrences[i]->appointment = o;
-        if ((rc = waitlist_slot_freed(r, ctx, before->provider, before->start, before->end)))
-            return rc;
     }
     r->audit_detail =
         pm_arena_printf(&r->arena, "appointment %llu moved%s", (unsigned long long)a->id,

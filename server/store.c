@@ -528,6 +528,23 @@ int store_reserve(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, size_
     return pm_err_from_mdb(rc);
 }
 
+int store_child_begin(wctx *ctx, MDB_txn **child, uint64_t *mark)
+{
+    *mark = writes_noted;
+    return pm_err_from_mdb(mdb_txn_begin(ctx->st->env, ctx->txn, 0, child));
+}
+
+int store_child_commit(MDB_txn *child)
+{
+    return pm_err_from_mdb(mdb_txn_commit(child));
+}
+
+void store_child_abort(MDB_txn *child, uint64_t mark)
+{
+    mdb_txn_abort(child);
+    writes_noted = mark;
+}
+
 int store_cursor_del(MDB_cursor *cur)
 {
     writes_noted++;

@@ -152,6 +152,11 @@ int store_reserve(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, size_
                   unsigned flags, void **out);
 /* Deletes the cursor's entry. */
 int store_cursor_del(MDB_cursor *cur);
+/* A transaction of the job's own inside ctx->txn, for work it may take back: what it
+ * writes there counts as written (struct wjob) only if it is committed. */
+int store_child_begin(wctx *ctx, MDB_txn **child, uint64_t *mark);
+int store_child_commit(MDB_txn *child);
+void store_child_abort(MDB_txn *child, uint64_t mark);
 /* u64 counter in DB_META under name: returns the next value (starting at first). */
 int store_next_id(MDB_txn *txn, store *st, const char *name, uint64_t first, uint64_t *out);
 int store_meta_get_str(MDB_txn *txn, store *st, const char *name, char *out, size_t n);

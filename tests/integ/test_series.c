@@ -450,6 +450,112 @@ static void test_series_move_conflict(void **state)
     assert_int_equal(ap[2]->start, sh_local(weds[2], 11, 0));
 }
 
+/* A weekly series moved on by a week lands each visit where the next one was: the moving
+ * members do not stand in each other's way (the provider and the patient are the same),
+ * and it goes back a week the same way. */
+static void test_series_move_by_its_interval(void **state)
+{
+    (void)state;
+    pm_arena *a = &A;
+    char p[24];
+    SH_EXPECT(R, sh_patient(R, a, "Weekly", "Shifter", p), PM_OK);
+    static const unsigned mon[] = {1};
+    Pm__Book *b = sh_book_req(a, p, "dr-ser3", "checkup", sh_local("2026-03-09", 10, 0));
+    b->repeat = weekly(a, mon, 1, NULL, 4);
+    Pm__SeriesResult *sr;
+    SH_EXPECT(R, sh_book_series(R, a, b, &sr), PM_OK);
+    static const char *const mons[] = {"2026-03-09", "2026-03-16", "2026-03-23", "2026-03-30",
+                                       "2026-04-06"};
+    check_booked(sr, mons, 4, 10, 0);
+    uint64_t ids[4];
+    for (size_t i = 0; i < 4; i++)
+        ids[i] = sr->occurrences[i]->appointment->id;
+
+    Pm__Move *m = sh_move_req(a, ids[0], 1);
+    m->start = sh_local("2026-03-16", 10, 0);
+    m->scope = PM__SCOPE__ALL;
+    m->series_mode = PM__SERIES_MODE__ALL_OR_NONE;
+    Pm__Envelope *resp = NULL;
+    SH_EXPECT(R, sh_move(R, a, m, &resp), PM_OK);
+    print_series(resp->series_result);
+    assert_true(resp->series_result->applied);
+    Pm__Appointment *ap[4];
+    load_series(ids, 4, ap);
+    for (size_t i = 0; i < 4; i++) {
+        assert_null(resp->series_result->occurrences[i]->conflict);
+        assert_int_equal(ap[i]->start, sh_local(mons[i + 1], 10, 0));
+        assert_int_equal(ap[i]->version, 2);
+    }
+
+    m = sh_move_req(a, ids[0], 2);
+    m->start = sh_local("2026-03-09", 10, 0);
+    m->scope = PM__SCOPE__ALL;
+    m->series_mode = PM__SERIES_MODE__ALL_OR_NONE;
+    SH_EXPECT(R, sh_move(R, a, m, &resp), PM_OK);
+    assert_true(resp->series_result->applied);
+    load_series(ids, 4, ap);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(ap[i]->start, sh_local(mons[i], 10, 0));
+}
+
+/* FREE_ONES where the one that cannot move holds the place the one before it was going
+ * to: that one stays too, and so on back to the first. Nothing moves, every occurrence
+ * says why, and no slot ends up with two. */
+static void test_series_move_free_ones_chain(void **state)
+{
+    (void)state;
+    pm_arena *a = &A;
+    char p[24], other[24];
+    SH_EXPECT(R, sh_patient(R, a, "Chain", "Mover", p), PM_OK);
+    SH_EXPECT(R, sh_patient(R, a, "Chain", "Blocker", other), PM_OK);
+    static const unsigned mon[] = {1};
+    Pm__Book *b = sh_book_req(a, p, "dr-ser3", "checkup", sh_local("2026-03-09", 11, 0));
+    b->repeat = weekly(a, mon, 1, NULL, 3);
+    Pm__SeriesResult *sr;
+    SH_EXPECT(R, sh_book_series(R, a, b, &sr), PM_OK);
+    static const char *const mons[] = {"2026-03-09", "2026-03-16", "2026-03-23"};
+    check_booked(sr, mons, 3, 11, 0);
+    uint64_t ids[3];
+    for (size_t i = 0; i < 3; i++)
+        ids[i] = sr->occurrences[i]->appointment->id;
+    Pm__Appointment *blocker;
+    SH_EXPECT(R,
+              sh_book(R, a,
+                      sh_book_req(a, other, "dr-ser3", "checkup", sh_local("2026-03-30", 11, 0)),
+                      &blocker),
+              PM_OK);
+
+    Pm__Move *m = sh_move_req(a, ids[0], 1);
+    m->start = sh_local("2026-03-16", 11, 0);
+    m->scope = PM__SCOPE__ALL;
+    m->series_mode = PM__SERIES_MODE__FREE_ONES;
+    Pm__Envelope *resp = NULL;
+    SH_EXPECT(R, sh_move(R, a, m, &resp), PM_OK);
+    print_series(resp->series_result);
+    assert_int_equal(resp->series_result->n_occurrences, 3);
+    for (size_t i = 0; i < 3; i++) {
+        const Pm__Occurrence *o = resp->series_result->occurrences[i];
+        assert_non_null(o->conflict);
+        assert_null(o->appointment);
+    }
+    assert_true(sh_conflicts_has(resp->series_result->occurrences[2]->conflict, blocker->id));
+    Pm__Appointment *ap[3];
+    load_series(ids, 3, ap);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(ap[i]->start, sh_local(mons[i], 11, 0));
+        assert_int_equal(ap[i]->version, 1);
+    }
+    /* each Monday at 11:00 still has exactly one booking: a new one is refused */
+    char third[24];
+    SH_EXPECT(R, sh_patient(R, a, "Chain", "Third", third), PM_OK);
+    Pm__Appointment *x;
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(
+            sh_book(R, a, sh_book_req(a, third, "dr-ser3", "checkup", sh_local(mons[i], 11, 0)),
+                    &x),
+            PM_E_SLOT_FULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -459,6 +565,8 @@ int main(void)
         cmocka_unit_test_teardown(test_edit_scopes, test_done),
         cmocka_unit_test_teardown(test_shift_across_dst_and_cancel_all, test_done),
         cmocka_unit_test_teardown(test_series_move_conflict, test_done),
+        cmocka_unit_test_teardown(test_series_move_by_its_interval, test_done),
+        cmocka_unit_test_teardown(test_series_move_free_ones_chain, test_done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
