@@ -133,6 +133,9 @@ int sched_hold(struct req *r, wctx *ctx, const char *mrn, const char *provider, 
 /* A slot of a provider came free (cancel, move, no-show): offer it to the waitlist.
  * Fails only when storage does. */
 int waitlist_slot_freed(struct req *r, wctx *ctx, const char *provider, time_t start, time_t end);
+/* Maintenance: forgets which entries were offered slots that are a day past (at most max
+ * of them); *removed says how many. */
+int waitlist_forget_slots(wctx *ctx, unsigned max, unsigned *removed);
 /* Rewrites an appointment whose status changed (same time and people): its record, its
  * index entries, and a line in its history. */
 int sched_store_appt(MDB_txn *txn, const Pm__Appointment *a);

@@ -138,13 +138,13 @@ static int parse_u32(const char *s, uint32_t *out)
 typedef struct maint_job {
     wjob job;
     uint64_t idem_before, events_before;
-    unsigned idem_removed, events_removed, sessions_removed;
+    unsigned idem_removed, events_removed, sessions_removed, slots_removed;
 } maint_job;
 
 static int maint_run(wjob *j, wctx *ctx)
 {
     maint_job *m = (maint_job *)j;
-    m->idem_removed = m->events_removed = m->sessions_removed = 0;
+    m->idem_removed = m->events_removed = m->sessions_removed = m->slots_removed = 0;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(ctx->txn, store_dbi(ctx->st, DB_IDEM_TIME), &cur);
     if (rc)
@@ -166,7 +166,8 @@ static int maint_run(wjob *j, wctx *ctx)
         return err;
     if (rc && rc != MDB_NOTFOUND)
         return pm_err_from_mdb(rc);
-    if ((err = events_expire(ctx, m->events_before, MAINTENANCE_MAX, &m->events_removed)))
+    if ((err = events_expire(ctx, m->events_before, MAINTENANCE_MAX, &m->events_removed)) ||
+        (err = waitlist_forget_slots(ctx, MAINTENANCE_MAX, &m->slots_removed)))
         return err;
     if ((rc = mdb_cursor_open(ctx->txn, store_dbi(ctx->st, DB_SESSIONS), &cur)))
         return pm_err_from_mdb(rc);
@@ -192,9 +193,10 @@ static void maint_done(wjob *j)
 {
     maint_job *m = (maint_job *)j;
     if (j->committed && j->status == PM_OK) {
-        if (m->idem_removed || m->events_removed || m->sessions_removed)
-            pm_debug("maintenance: forgot %u request keys, %u events, %u sessions", m->idem_removed,
-                     m->events_removed, m->sessions_removed);
+        if (m->idem_removed || m->events_removed || m->sessions_removed || m->slots_removed)
+            pm_debug("maintenance: forgot %u request keys, %u events, %u sessions, %u offered "
+                     "slots",
+                     m->idem_removed, m->events_removed, m->sessions_removed, m->slots_removed);
     } else {
         pm_warn("maintenance: %s", pm_strerror(j->status));
     }

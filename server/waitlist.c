@@ -156,67 +156,131 @@ static int entry_matches(MDB_txn *txn, pm_arena *a, const Pm__WaitlistEntry *e,
     return mdb_get(txn, store_dbi(srv.st, DB_OFFER_SLOT), &key, &v) != 0;
 }
 
-/* Offers [start, end) of provider to the first matching waiting entry whose patient can
- * take it: at most one offer per freed slot. */
-static int offer_slot(struct req *r, wctx *ctx, const char *provider, time_t start, time_t end)
+/* Records an offer of the slot held for entry e, and tells the desks. */
+static int make_offer(struct req *r, wctx *ctx, Pm__WaitlistEntry *e, Pm__VisitType *vt,
+                      const char *provider, time_t start, uint64_t oid, Pm__Appointment *held)
+{
+    Pm__Offer *o = pm_msg_new(&r->arena, &pm__offer__descriptor);
+    if (!o)
+        return PM_E_NOMEM;
+    o->id = oid;
+    o->entry_id = e->id;
+    o->patient_mrn = e->patient_mrn;
+    o->provider = (char *)provider;
+    o->location = held->location;
+    o->visit_type = vt->id;
+    o->start = held->start;
+    o->end = held->end;
+    o->expires_at = (uint64_t)sched_now() + sched_cfg.offer_ttl_s;
+    o->status = PM__OFFER_STATUS__OPEN;
+    o->appointment_id = held->id;
+    e->status = PM__WAITLIST_STATUS__OFFERED;
+    e->offer_id = oid;
+    e->version++;
+    uint8_t sk[64];
+    size_t skl = slot_key(sk, provider, start, e->id);
+    uint8_t ov[8];
+    pm_put_u64(ov, oid);
+    int rc;
+    if ((rc = offer_store(ctx->txn, o)) || (rc = expiry_key(ctx->txn, o, 1)) ||
+        (rc = store_put(ctx->txn, store_dbi(ctx->st, DB_OFFER_SLOT), sk, skl, ov, 8)) ||
+        (rc = queue_put(ctx->txn, e, 0)) || (rc = entry_store(ctx->txn, e)))
+        return rc;
+    return offer_event(r, ctx, o);
+}
+
+/* Patients tried per freed slot: each try is a booking check (the patient may be busy
+ * then), while passing over an entry that does not match costs a decode. */
+#define OFFER_TRIES 32
+/* Queue keys read at a time, the cursor closed while they are tried. */
+#define QUEUE_CHUNK 256
+
+/* The next chunk of the waiting queue after key after (alen 0: from its start): entry ids
+ * into ids, the last key read into after. */
+static int queue_chunk(MDB_txn *txn, uint8_t after[17], size_t *alen, uint64_t *ids, size_t *n)
 {
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(ctx->txn, store_dbi(ctx->st, DB_WAIT_IDX), &cur);
+    *n = 0;
+    int rc = mdb_cursor_open(txn, store_dbi(srv.st, DB_WAIT_IDX), &cur);
     if (rc)
         return pm_err_from_mdb(rc);
-    uint64_t ids[256];
-    size_t n = 0;
-    MDB_val k, v;
-    for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0 && n < 256;
-         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-        if (k.mv_size == 17)
-            ids[n++] = pm_get_u64((uint8_t *)k.mv_data + 9);
-    mdb_cursor_close(cur);
-    for (size_t i = 0; i < n; i++) {
-        Pm__WaitlistEntry *e;
-        Pm__VisitType *vt;
-        if (entry_load(ctx->txn, ids[i], &r->arena, &e) != PM_OK ||
-            !entry_matches(ctx->txn, &r->arena, e, provider, start, end, &vt))
+    MDB_val k = {*alen, after}, v;
+    int g =
+        *alen ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (g == 0 && *alen && k.mv_size == *alen && memcmp(k.mv_data, after, *alen) == 0)
+        g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    for (; g == 0 && *n < QUEUE_CHUNK; g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 17)
             continue;
-        uint64_t oid;
-        if ((rc = store_next_id(ctx->txn, ctx->st, "seq.offer", 1, &oid)))
-            return rc;
-        Pm__Appointment *held;
-        rc = sched_hold(r, ctx, e->patient_mrn, provider, vt, "", start, oid, &held);
-        if (rc && storage_error(rc))
-            return rc;
-        if (rc) { /* this patient cannot take it (busy then...): the next entry */
-            req_clear_error(r);
-            continue;
-        }
-        Pm__Offer *o = pm_msg_new(&r->arena, &pm__offer__descriptor);
-        if (!o)
-            return PM_E_NOMEM;
-        o->id = oid;
-        o->entry_id = e->id;
-        o->patient_mrn = e->patient_mrn;
-        o->provider = (char *)provider;
-        o->location = held->location;
-        o->visit_type = vt->id;
-        o->start = held->start;
-        o->end = held->end;
-        o->expires_at = (uint64_t)sched_now() + sched_cfg.offer_ttl_s;
-        o->status = PM__OFFER_STATUS__OPEN;
-        o->appointment_id = held->id;
-        e->status = PM__WAITLIST_STATUS__OFFERED;
-        e->offer_id = oid;
-        e->version++;
-        uint8_t sk[64];
-        size_t skl = slot_key(sk, provider, start, e->id);
-        uint8_t ov[8];
-        pm_put_u64(ov, oid);
-        if ((rc = offer_store(ctx->txn, o)) || (rc = expiry_key(ctx->txn, o, 1)) ||
-            (rc = store_put(ctx->txn, store_dbi(ctx->st, DB_OFFER_SLOT), sk, skl, ov, 8)) ||
-            (rc = queue_put(ctx->txn, e, 0)) || (rc = entry_store(ctx->txn, e)))
-            return rc;
-        return offer_event(r, ctx, o);
+        ids[(*n)++] = pm_get_u64((uint8_t *)k.mv_data + 9);
+        memcpy(after, k.mv_data, 17);
+        *alen = 17;
     }
+    mdb_cursor_close(cur);
+    return g == 0 || g == MDB_NOTFOUND ? PM_OK : pm_err_from_mdb(g);
+}
+
+/* Offers [start, end) of provider to the first matching waiting entry whose patient can
+ * take it, going down the whole queue: at most one offer per freed slot. */
+static int offer_slot(struct req *r, wctx *ctx, const char *provider, time_t start, time_t end)
+{
+    uint8_t after[17];
+    size_t alen = 0, n;
+    unsigned tries = 0;
+    uint64_t ids[QUEUE_CHUNK];
+    int rc;
+    do {
+        if ((rc = queue_chunk(ctx->txn, after, &alen, ids, &n)))
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            Pm__WaitlistEntry *e;
+            Pm__VisitType *vt;
+            if (entry_load(ctx->txn, ids[i], &r->arena, &e) != PM_OK ||
+                !entry_matches(ctx->txn, &r->arena, e, provider, start, end, &vt))
+                continue;
+            uint64_t oid;
+            if ((rc = store_next_id(ctx->txn, ctx->st, "seq.offer", 1, &oid)))
+                return rc;
+            Pm__Appointment *held;
+            rc = sched_hold(r, ctx, e->patient_mrn, provider, vt, "", start, oid, &held);
+            if (rc && storage_error(rc))
+                return rc;
+            if (rc) { /* this patient cannot take it (busy then...): the next entry */
+                req_clear_error(r);
+                if (++tries == OFFER_TRIES)
+                    return PM_OK;
+                continue;
+            }
+            return make_offer(r, ctx, e, vt, provider, start, oid, held);
+        }
+    } while (n == QUEUE_CHUNK);
     return PM_OK;
+}
+
+int waitlist_forget_slots(wctx *ctx, unsigned max, unsigned *removed)
+{
+    /* A record of an offered slot only keeps the slot from going to the same entry twice;
+     * a day after the slot it has nothing left to do. */
+    uint64_t before = (uint64_t)(sched_now() - 86400);
+    *removed = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(ctx->txn, store_dbi(ctx->st, DB_OFFER_SLOT), &cur);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    MDB_val k, v;
+    int err = PM_OK;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && *removed < max;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size >= 17 && pm_get_u64((uint8_t *)k.mv_data + k.mv_size - 16) >= before)
+            continue;
+        if ((err = store_cursor_del(cur)))
+            break;
+        (*removed)++;
+    }
+    mdb_cursor_close(cur);
+    if (err)
+        return err;
+    return rc == 0 || rc == MDB_NOTFOUND ? PM_OK : pm_err_from_mdb(rc);
 }
 
 int waitlist_slot_freed(struct req *r, wctx *ctx, const char *provider, time_t start, time_t end)

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <lmdb.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -825,4 +826,24 @@ int ts_raw_subscribe(ts_raw *r, const char *const *topics, size_t n, uint64_t si
     }
     pm_arena_free(&a);
     return rc;
+}
+
+long ts_db_entries(const ts_server *s, const char *name)
+{
+    MDB_env *env;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    MDB_stat st;
+    long n = -1;
+    if (mdb_env_create(&env) != 0)
+        return -1;
+    mdb_env_set_maxdbs(env, 64);
+    if (mdb_env_open(env, s->dir, MDB_RDONLY | MDB_NOTLS, 0600) == 0 &&
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 && mdb_dbi_open(txn, name, 0, &dbi) == 0 &&
+        mdb_stat(txn, dbi, &st) == 0)
+        n = (long)st.ms_entries;
+    if (txn)
+        mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return n;
 }

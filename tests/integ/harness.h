@@ -49,6 +49,9 @@ pc_client *ts_user(ts_server *s, pc_client *manager, const char *name, int role)
 int ts_sh(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Whether the server log contains s. */
 int ts_log_has(ts_server *s, const char *needle);
+/* Entries in the practice's LMDB database name, read beside the running server (LMDB
+ * readers may be other processes); -1 when it cannot be read. */
+long ts_db_entries(const ts_server *s, const char *name);
 
 /* Request helpers on a client; each returns the pc_call result. */
 int ts_create_patient(pc_client *c, pm_arena *a, const char *first, const char *last,

@@ -337,10 +337,58 @@ static void test_offers(void **state)
                           (unsigned long long)EV.ev[i].entry, EV.ev[i].status);
 }
 
+/* A long waitlist: three hundred entries ahead of the one that matches, none of which the
+ * freed slot suits, and the slot still reaches it. Then, two days on, the maintenance at a
+ * restart forgets which entries were offered the slots now past. */
+static void test_long_queue_and_forgetting(void **state)
+{
+    (void)state;
+    pm_arena *a = &A;
+    char day[] = "2026-05-07";
+    char p0[24], many[24], last[24];
+    SH_EXPECT(R, sh_patient(R, a, "Long", "Queue", p0), PM_OK);
+    SH_EXPECT(R, sh_patient(R, a, "Many", "Entries", many), PM_OK);
+    SH_EXPECT(R, sh_patient(R, a, "Last", "InLine", last), PM_OK);
+    for (int i = 0; i < 300; i++) {
+        Pm__WaitlistEntry *e = sh_entry(a, many, "special"); /* not a type dr-wl offers */
+        e->priority = 200;
+        Pm__WaitlistEntry *out;
+        SH_EXPECT(R, sh_wait_add(R, a, e, &out), PM_OK);
+    }
+    Pm__WaitlistEntry *e = sh_entry(a, last, "checkup");
+    e->from_date = day;
+    e->to_date = day;
+    e->priority = 100; /* behind the three hundred, ahead of test_offers' entries */
+    uint64_t el = add_entry(e);
+    time_t nine = sh_local(day, 9, 0);
+    Pm__Appointment *orig;
+    SH_EXPECT(R, sh_book(R, a, sh_book_req(a, p0, "dr-wl", "checkup", nine), &orig), PM_OK);
+    int mark = EV.n;
+    SH_EXPECT(R, sh_cancel(R, a, orig->id, orig->version, "moved away", PM__SCOPE__THIS, NULL),
+              PM_OK);
+    const sh_ev *o = see_offer_from(mark, el, PM__OFFER_STATUS__OPEN, 10000);
+    assert_int_equal(o->start, nine);
+
+    long before = ts_db_entries(&S, "offer_slot");
+    print_message("      offered-slot records before: %ld\n", before);
+    assert_true(before >= 1);
+    NOW = sh_local("2026-05-10", 8, 0);
+    sh_clock_set(&K, NOW);
+    assert_int_equal(ts_restart(&S, NULL), 0);
+    long after = -1;
+    for (int i = 0; i < 100 && after != 0; i++) {
+        usleep(50 * 1000);
+        after = ts_db_entries(&S, "offer_slot");
+    }
+    print_message("      offered-slot records after: %ld\n", after);
+    assert_int_equal(after, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_offers, test_done),
+        cmocka_unit_test_teardown(test_long_queue_and_forgetting, test_done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
