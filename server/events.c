@@ -11,7 +11,6 @@
 
 #define TOPICS_MAX    64
 #define BUCKETS       256
-#define REPLAY_MAX    100000
 #define REPLAY_CHUNK  (64 * 1024) /* a replay is fed while the output is under this */
 #define ENV_EVENT_TAG ((PM__ENVELOPE__BODY_EVENT << 3) | 2)
 
@@ -402,6 +401,7 @@ void events_subscribe(req *r)
         rc = store_read_begin(srv.st, &txn);
     uint64_t last = 0, first = 0;
     uint32_t nreplay = 0;
+    int too_far = 0;
     if (rc == PM_OK) {
         MDB_dbi dbi = store_dbi(srv.st, DB_EVENTS);
         store_last_u64(txn, dbi, &last);
@@ -412,22 +412,23 @@ void events_subscribe(req *r)
             first = pm_get_u64(k.mv_data);
         if (s->since && (s->since > last || (first && s->since + 1 < first))) {
             rc = PM_E_RELOAD;
+        } else if (s->since && last - s->since > srv.cfg.replay_max) {
+            /* too far behind to replay on the loop: the client reloads, as after the
+             * retention (the log's numbers have no gaps, so this costs no reading) */
+            rc = PM_E_RELOAD;
+            too_far = 1;
         } else if (s->since && s->since < last && cur) {
-            /* counted here, sent by events_replay_pump as the output drains */
+            /* counted here (at most replay_max entries read), sent by events_replay_pump
+             * as the output drains */
             uint8_t key[8];
             pm_put_u64(key, s->since + 1);
             k.mv_size = 8;
             k.mv_data = key;
             size_t off;
             for (int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); g == 0;
-                 g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-                if (k.mv_size != 8 || !stored_matches(c, &v, &off))
-                    continue;
-                if (++nreplay > REPLAY_MAX) {
-                    rc = PM_E_RELOAD;
-                    break;
-                }
-            }
+                 g = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+                if (k.mv_size == 8 && stored_matches(c, &v, &off))
+                    nreplay++;
         }
         if (cur)
             mdb_cursor_close(cur);
@@ -435,7 +436,13 @@ void events_subscribe(req *r)
     }
     if (rc) {
         conn_unsubscribe_all(c);
-        if (rc == PM_E_RELOAD)
+        if (rc == PM_E_RELOAD && too_far)
+            req_fail(r, rc, "since",
+                     "%llu events since %llu, more than are replayed (%u); reload and "
+                     "subscribe from %llu",
+                     (unsigned long long)(last - s->since), (unsigned long long)s->since,
+                     srv.cfg.replay_max, (unsigned long long)last);
+        else if (rc == PM_E_RELOAD)
             req_fail(r, rc, "since",
                      "events after %llu are no longer kept; reload and "
                      "subscribe from %llu",

@@ -45,6 +45,7 @@ void server_config_defaults(server_config *cfg)
     cfg->frame_timeout_ms = 30000;
     cfg->idem_retention_s = 48 * 3600;
     cfg->event_retention_s = 7 * 86400;
+    cfg->replay_max = 20000;
     cfg->out_limit = 32u << 20;
     cfg->out_soft_limit = 8u << 20;
     cfg->out_soft_s = 30;
@@ -69,6 +70,8 @@ static void serve_usage(FILE *f)
             "  --hash-concurrency N    password hashes at once (default 2)\n"
             "  --max-connections N     refuse connections beyond N (default 12000)\n"
             "  --event-retention SECS  keep events for replay this long (default 604800)\n"
+            "  --replay-max N          replay to a subscriber at most N events behind; one\n"
+            "                          further behind is told to reload (default 20000)\n"
             "  --frame-timeout SECS    a request must arrive whole within this (default 30)\n"
             "  --max-output KIB        output queued for one connection before it is cut off\n"
             "                          as too slow (default 32768)\n"
@@ -329,6 +332,7 @@ int cmd_serve(int argc, char **argv)
         {"hash-concurrency", required_argument, 0, 'c'},
         {"max-connections", required_argument, 0, 'm'},
         {"event-retention", required_argument, 0, 'e'},
+        {"replay-max", required_argument, 0, 'R'},
         {"frame-timeout", required_argument, 0, 'F'},
         {"max-batch", required_argument, 0, 'B'},
         {"max-output", required_argument, 0, 'O'},
@@ -408,6 +412,9 @@ int cmd_serve(int argc, char **argv)
         case 'o':
             bad |= parse_u32(optarg, &u) || u == 0 || u > 7 * 86400;
             sched_cfg.offer_ttl_s = u;
+            break;
+        case 'R':
+            bad |= parse_u32(optarg, &cfg->replay_max) || cfg->replay_max == 0;
             break;
         case 'O':
             bad |= parse_u32(optarg, &u) || u < 64;

@@ -30,6 +30,7 @@ typedef struct server_config {
     uint32_t frame_timeout_ms;    /* a started frame must be complete within this */
     uint32_t idem_retention_s;    /* request keys remembered at least this long */
     uint32_t event_retention_s;
+    uint32_t replay_max;   /* events a subscriber may be behind and still be replayed */
     size_t out_limit;      /* bytes queued to one connection before it is cut off */
     size_t out_soft_limit; /* ... or held over this for longer than out_soft_s */
     uint32_t out_soft_s;

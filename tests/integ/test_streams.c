@@ -1260,6 +1260,34 @@ static void test_backlog_larger_than_output_limit(void **state)
         assert_int_equal(got, N);
 }
 
+/* --replay-max 5: a subscriber five events behind is replayed them; six behind, it is
+ * told to reload (reading that far back would hold up the loop for everyone), and the
+ * message says from where. */
+static void test_reload_when_too_far_behind(void **state)
+{
+    (void)state;
+    assert_int_equal(ts_restart(&S, SERVE_ARGS " --replay-max 5"), 0);
+    uint64_t before = last_event_seq();
+    for (int i = 0; i < 6; i++) {
+        char mrn[24], last[16];
+        snprintf(last, sizeof last, "Far%d", i);
+        SH_EXPECT(R, sh_patient(R, &A, "Behind", last, mrn), PM_OK);
+    }
+    uint64_t newest = last_event_seq();
+    assert_int_equal(newest, before + 6);
+    const char *topic = "patients";
+    pc_client *c = client_with(pc_token(C));
+    SH_EXPECT(c, pc_subscribe(c, &topic, 1, before, &A, NULL), PM_E_RELOAD);
+    print_message("      subscribe from %llu: %s\n", (unsigned long long)before, pc_last_error(c));
+    assert_string_equal(pc_last_error_detail(c)->field, "since");
+    assert_non_null(strstr(pc_last_error(c), "more than are replayed"));
+    Pm__Subscribed *sd;
+    SH_EXPECT(c, pc_subscribe(c, &topic, 1, before + 1, &A, &sd), PM_OK);
+    assert_int_equal(sd->replayed, 5);
+    assert_int_equal(sd->last_seq, newest);
+    pc_free(c);
+}
+
 /* Once the retention has dropped the events after a subscriber's position, Subscribe
  * answers RELOAD (the newest event is always kept, so a subscriber that saw it goes on). */
 static void test_reload_after_retention(void **state)
@@ -1408,6 +1436,7 @@ int main(void)
         cmocka_unit_test_teardown(test_slow_subscriber_cut_off, test_done),
         cmocka_unit_test_teardown(test_short_pause_is_not_cut_off, test_done),
         cmocka_unit_test_teardown(test_backlog_larger_than_output_limit, test_done),
+        cmocka_unit_test_teardown(test_reload_when_too_far_behind, test_done),
         cmocka_unit_test_teardown(test_reload_after_retention, test_done),
         cmocka_unit_test_teardown(test_session_expiry_locks_the_stream, test_done),
     };
