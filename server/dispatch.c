@@ -540,6 +540,7 @@ static void reset_output(req *r)
     sframe_unref(r->answer);
     r->answer = NULL;
     r->resp = NULL;
+    r->nboards = 0;
     req_clear_error(r);
 }
 
@@ -574,6 +575,8 @@ static int write_run(wjob *j, wctx *ctx)
     /* A handler may succeed as a job and still answer with an error (a failed login
      * whose count must be saved): the answer carries r->status either way. */
     rc = r->write_fn(r, ctx);
+    if (rc == PM_OK)
+        rc = flow_boards_flush(r, ctx);
     if (rc) {
         if (!r->status)
             r->status = rc;

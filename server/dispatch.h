@@ -84,6 +84,10 @@ struct req {
     /* events produced by a write, published after the answer */
     struct req_event *events;
     size_t nevents;
+    /* locations whose waiting-room board the write changed: one board event each, once
+     * the handler is done (flow.c), however many of its appointments moved */
+    const char *boards[8];
+    size_t nboards;
 
     void *ext; /* custom paths keep their state here */
     /* Custom paths: runs on the loop after their write committed, instead of

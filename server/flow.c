@@ -254,7 +254,7 @@ static int board_of(struct req *r, MDB_txn *txn, const char *location, const flo
 }
 
 /* After a change at a location today: the board's new state, as an event. */
-int flow_board_event(struct req *r, wctx *ctx, const char *location)
+static int board_event_now(struct req *r, wctx *ctx, const char *location)
 {
     time_t now = sched_now();
     char date[11];
@@ -277,7 +277,29 @@ int flow_board_event(struct req *r, wctx *ctx, const char *location)
     return req_event(r, ctx, topics, 1, ev);
 }
 
-/* The step as an event for the desks (flow and schedule topics), then the board. */
+int flow_board_event(struct req *r, wctx *ctx, const char *location)
+{
+    for (size_t i = 0; i < r->nboards; i++)
+        if (strcmp(r->boards[i], location) == 0)
+            return PM_OK;
+    if (r->nboards == PM_ARRAY_LEN(r->boards)) /* a write touching that many: no waiting */
+        return board_event_now(r, ctx, location);
+    const char *loc = pm_arena_strdup(&r->arena, location);
+    if (!loc)
+        return PM_E_NOMEM;
+    r->boards[r->nboards++] = loc;
+    return PM_OK;
+}
+
+int flow_boards_flush(struct req *r, wctx *ctx)
+{
+    int rc = PM_OK;
+    for (size_t i = 0; i < r->nboards && rc == PM_OK; i++)
+        rc = board_event_now(r, ctx, r->boards[i]);
+    r->nboards = 0;
+    return rc;
+}
+
 /* The step as an event on the location's flow and day and on the provider's schedule,
  * and on the provider's it had before when that changed (an undo that gives a walk-in
  * back to anyone): that desk must drop it too. */

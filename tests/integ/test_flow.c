@@ -1341,6 +1341,45 @@ static void test_close_day(void **state)
     pc_on_event(C, NULL, NULL);
 }
 
+/* Closing today at a location makes its overdue visits no-shows in one write: the board
+ * is sent once, with all of them gone, not once per no-show. */
+static void test_close_today_one_board_event(void **state)
+{
+    (void)state;
+    const char *day = "2026-05-15";
+    at(day, 7, 0, 0);
+    Pm__Appointment *ap[3];
+    for (int i = 0; i < 3; i++) {
+        char last[16], mrn[24];
+        snprintf(last, sizeof last, "Board%c", 'A' + i);
+        patient("Once", last, mrn);
+        ap[i] = book(mrn, "dr-a", "checkup", day, 9 + i, 0);
+    }
+    at(day, 16, 0, 0);
+    static fl_events ev;
+    listen_to(D, &ev, "board/main");
+    Pm__AppointmentList *l;
+    SH_EXPECT(M, ts_close_day(M, &A, "main", day, 1, &l), PM_OK);
+    assert_int_equal(l->n_appointments, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(get(ap[i]->id)->status, PM__APPOINTMENT_STATUS__NO_SHOW);
+    int boards = 0;
+    for (int waited = 0; waited < 10000 && boards == 0; waited += 50) {
+        pc_poll(D, 50);
+        boards = 0;
+        for (int i = 0; i < ev.n; i++)
+            boards += ev.ev[i].kind == PM__EVENT__BODY_BOARD_CHANGED;
+    }
+    for (int i = 0; i < 10; i++) /* anything more would come with it */
+        pc_poll(D, 50);
+    boards = 0;
+    for (int i = 0; i < ev.n; i++)
+        boards += ev.ev[i].kind == PM__EVENT__BODY_BOARD_CHANGED;
+    print_message("      board events for three no-shows: %d\n", boards);
+    assert_int_equal(boards, 1);
+    pc_on_event(D, NULL, NULL);
+}
+
 /* Polls until appointment id has status st (or 8 s pass); returns it. */
 static Pm__Appointment *wait_status(uint64_t id, int st)
 {
@@ -1410,6 +1449,7 @@ int main(void)
         cmocka_unit_test_teardown(test_walk_in_for_anyone_seen, test_done),
         cmocka_unit_test_teardown(test_walk_in_for_anyone_offered_only, test_done),
         cmocka_unit_test_teardown(test_close_day, test_done),
+        cmocka_unit_test_teardown(test_close_today_one_board_event, test_done),
         cmocka_unit_test_teardown(test_auto_no_show, test_done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
