@@ -249,10 +249,18 @@ void desk_net_retry(desk *d)
         d->live_since = desk_mono_ms();
         /* resubscribed from the last event seen (or anew, when the server no longer had
          * it or the subscription never took); the load shows the day as it is now */
+        int following = d->follow_today;
         if (rc == PM_E_RELOAD || !pc_subscribed(d->c->pc))
             rc = subscribe_day(d, d->m.date);
         if (rc == PM_OK)
             rc = load_flow(d, d->m.date);
+        /* away across midnight: the load says the server's day has turned, and a desk
+         * that showed today goes on to the new one */
+        if (rc == PM_OK && following && strcmp(d->m.date, d->today) != 0) {
+            char today[11];
+            desk_copy(today, sizeof today, d->today);
+            rc = desk_net_load_day(d, today);
+        }
         if (rc == PM_OK)
             desk_say(d, 0, "Reconnected");
         return;

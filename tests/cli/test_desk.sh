@@ -361,6 +361,20 @@ see "Reconnected" "the status line says so"
 must cfg book "$MRN_MOREAU" checkup --provider dr-lee --at "$DAY 11:00"
 line_has "11:00" "Moreau, Hugo" "after the reconnect, changes arrive again" 2
 
+# away across midnight: back after the server's day has turned, the desk that showed
+# today shows the new day (not yesterday's, as a day only to look at)
+NEXT=$(date -d "$DAY + 1 day" +%Y-%m-%d)
+NEXT_SHOWN=$(LC_ALL=C date -d "$NEXT 12:00" "+%a %d %b %Y")
+kill "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null
+SERVER_PID=
+see "reconnecting" "the desk notices the server went away again"
+TZ=Europe/Paris date -d "$NEXT 08:00" +%s >"$T/clock"
+restart_server
+see "$NEXT_SHOWN" "after midnight the desk shows the new day" 15
+gone "(view only)" "and it is today's, not a day to look at"
+gone "Dupont, Marie" "yesterday's patients have gone"
+
 # the receptionist's account is disabled: the screen clears and asks to log in again
 must cfg user disable anna
 see "Session ended" "the desk says the session ended" 2
