@@ -261,8 +261,10 @@ void desk_net_retry(desk *d)
             desk_copy(today, sizeof today, d->today);
             rc = desk_net_load_day(d, today);
         }
-        if (rc == PM_OK)
+        if (rc == PM_OK) { /* a day shown ahead may have become today */
+            d->follow_today = strcmp(d->m.date, d->today) == 0;
             desk_say(d, 0, "Reconnected");
+        }
         return;
     }
     if (session_over(rc)) {

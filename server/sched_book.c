@@ -985,7 +985,8 @@ static int move_index(MDB_txn *txn, const Pm__Appointment *o, const booking *to,
  * before it. A member that cannot go is reported in sr; with "all or none" (or a single
  * appointment, which answers with the conflict) nothing is applied: *applied stays 0 and
  * the caller takes the transaction back. Otherwise those that cannot go stay where they
- * were, any placed member in their way stays too, and the rest are written. */
+ * were, any placed member in their way stays too, and the rest are written (when none
+ * is left, nothing is applied either). */
 static int move_members(struct req *r, wctx *ctx, const Pm__Move *m, Pm__Appointment **mem,
                         booking *plan, size_t n, Pm__SeriesResult *sr, int *applied)
 {
@@ -1000,6 +1001,8 @@ static int move_members(struct req *r, wctx *ctx, const Pm__Move *m, Pm__Appoint
     size_t fails = 0;
     for (size_t i = 0; i < n; i++) {
         Pm__Occurrence *oc = sr ? add_occurrence(r, sr, plan[i].start) : NULL;
+        if (sr && !oc)
+            return PM_E_NOMEM;
         rc = booking_check(r, txn, &plan[i]);
         if (rc == PM_E_NOMEM || rc == PM_E_MAP_FULL || rc == PM_E_STORAGE || (rc && !sr))
             return rc;
@@ -1037,6 +1040,11 @@ static int move_members(struct req *r, wctx *ctx, const Pm__Move *m, Pm__Appoint
             again = 1;
         }
     }
+    size_t moved = 0;
+    for (size_t i = 0; i < n; i++)
+        moved += placed[i] != 0;
+    if (!moved) /* none free: nothing to apply */
+        return PM_OK;
     for (size_t i = 0; i < n; i++) {
         if (!placed[i])
             continue;
@@ -1182,13 +1190,20 @@ int sched_move(struct req *r, wctx *ctx)
         store_child_abort(mt, mark);
     if (rc)
         return rc;
+    size_t conflicts = 0;
+    for (size_t i = 0; sr && i < sr->n_occurrences; i++)
+        conflicts += sr->occurrences[i]->conflict != NULL;
     if (!applied) {
         sr->applied = 0;
+        r->audit_detail = pm_arena_printf(&r->arena,
+                                          "appointment %llu and its series not moved: %zu of %zu "
+                                          "conflict",
+                                          (unsigned long long)a->id, conflicts, n);
         return PM_OK;
     }
-    r->audit_detail =
-        pm_arena_printf(&r->arena, "appointment %llu moved%s", (unsigned long long)a->id,
-                        n > 1 ? pm_arena_printf(&r->arena, " with %zu of its series", n - 1) : "");
+    r->audit_detail = pm_arena_printf(
+        &r->arena, "appointment %llu moved%s", (unsigned long long)a->id,
+        n > 1 ? pm_arena_printf(&r->arena, " with %zu of its series", n - 1 - conflicts) : "");
     if (sr) {
         sr->series_id = a->series_id;
         sr->applied = 1;

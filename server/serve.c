@@ -45,7 +45,7 @@ void server_config_defaults(server_config *cfg)
     cfg->frame_timeout_ms = 30000;
     cfg->idem_retention_s = 48 * 3600;
     cfg->event_retention_s = 7 * 86400;
-    cfg->replay_max = 20000;
+    cfg->replay_max = 50000;
     cfg->out_limit = 32u << 20;
     cfg->out_soft_limit = 8u << 20;
     cfg->out_soft_s = 30;
@@ -71,7 +71,7 @@ static void serve_usage(FILE *f)
             "  --max-connections N     refuse connections beyond N (default 12000)\n"
             "  --event-retention SECS  keep events for replay this long (default 604800)\n"
             "  --replay-max N          replay to a subscriber at most N events behind; one\n"
-            "                          further behind is told to reload (default 20000)\n"
+            "                          further behind is told to reload (default 50000)\n"
             "  --frame-timeout SECS    a request must arrive whole within this (default 30)\n"
             "  --max-output KIB        output queued for one connection before it is cut off\n"
             "                          as too slow (default 32768)\n"

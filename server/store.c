@@ -278,12 +278,10 @@ static int run_nested(store *st, MDB_txn *txn, wctx *ctx)
 enum batch_result { BATCH_DONE, BATCH_GROW_MAP, BATCH_ISOLATE };
 
 /* Runs one batch, each job in the batch's transaction or, when nested, each in its own
- * nested one. *rc is the commit's result. Adds the time spent running the jobs and
- * committing to us[0] and us[1]. */
+ * nested one. *rc is the commit's result. Adds the time spent committing to *commit_us. */
 static enum batch_result run_batch_once(store *st, wjob *batch, int nested, int *rc_out,
-                                        uint64_t us[2])
+                                        uint64_t *commit_us)
 {
-    uint64_t t0 = pm_mono_us();
     MDB_txn *txn;
     int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
     if (rc) {
@@ -302,7 +300,10 @@ static enum batch_result run_batch_once(store *st, wjob *batch, int nested, int 
             mdb_txn_abort(txn);
             return BATCH_GROW_MAP;
         }
-        if (r && !nested && writes_noted != w0) {
+        /* undone alone only in a nested transaction: a failure after writing, or one of
+         * LMDB's own (a failed read leaves the transaction unusable) */
+        if (r && !nested &&
+            (writes_noted != w0 || r == PM_E_STORAGE || r == PM_E_INTERNAL || r == PM_E_NOMEM)) {
             mdb_txn_abort(txn);
             return BATCH_ISOLATE;
         }
@@ -314,8 +315,7 @@ static enum batch_result run_batch_once(store *st, wjob *batch, int nested, int 
     }
     uint64_t t1 = pm_mono_us();
     rc = mdb_txn_commit(txn);
-    us[0] += t1 - t0;
-    us[1] += pm_mono_us() - t1;
+    *commit_us += pm_mono_us() - t1;
     if (rc == MDB_MAP_FULL)
         return BATCH_GROW_MAP;
     if (rc)
@@ -328,9 +328,9 @@ static enum batch_result run_batch_once(store *st, wjob *batch, int nested, int 
 static void run_batch(store *st, wjob *batch, size_t n)
 {
     int rc = PM_OK, nested = 0;
-    uint64_t us[2] = {0, 0};
+    uint64_t t0 = pm_mono_us(), commit_us = 0;
     for (;;) {
-        enum batch_result br = run_batch_once(st, batch, nested, &rc, us);
+        enum batch_result br = run_batch_once(st, batch, nested, &rc, &commit_us);
         if (br == BATCH_DONE)
             break;
         if (br == BATCH_ISOLATE) {
@@ -345,9 +345,10 @@ static void run_batch(store *st, wjob *batch, size_t n)
             break;
         }
     }
+    uint64_t all_us = pm_mono_us() - t0; /* every attempt, and growing the map */
     pthread_mutex_lock(&st->mu);
-    st->stats.run_us += us[0];
-    st->stats.commit_us += us[1];
+    st->stats.run_us += all_us > commit_us ? all_us - commit_us : 0;
+    st->stats.commit_us += commit_us;
     st->stats.isolated += (uint64_t)nested;
     if (rc == PM_OK) {
         st->stats.commits++;

@@ -120,7 +120,7 @@ typedef struct store_stats {
     uint64_t max_batch;
     uint64_t failed_commits;
     uint64_t map_grows;
-    uint64_t run_us;    /* time running the batches' jobs */
+    uint64_t run_us;    /* time running the batches' jobs (every attempt of a batch) */
     uint64_t commit_us; /* time in the batches' commits: page writes and syncs */
     uint64_t isolated;  /* batches run again with a nested transaction per job, because
                          * one failed after writing */

@@ -190,8 +190,11 @@ static int make_offer(struct req *r, wctx *ctx, Pm__WaitlistEntry *e, Pm__VisitT
 }
 
 /* Patients tried per freed slot: each try is a booking check (the patient may be busy
- * then), while passing over an entry that does not match costs a decode. */
-#define OFFER_TRIES 32
+ * then), while passing over an entry that does not match costs a decode; and entries
+ * read per freed slot, so that a cancelled series or a batch of expiries cannot hold the
+ * writer for long (a practice's waiting queue is far shorter). */
+#define OFFER_TRIES    32
+#define QUEUE_READ_MAX 4096
 /* Queue keys read at a time, the cursor closed while they are tried. */
 #define QUEUE_CHUNK 256
 
@@ -226,7 +229,7 @@ static int offer_slot(struct req *r, wctx *ctx, const char *provider, time_t sta
 {
     uint8_t after[17];
     size_t alen = 0, n;
-    unsigned tries = 0;
+    unsigned tries = 0, read = 0;
     uint64_t ids[QUEUE_CHUNK];
     int rc;
     do {
@@ -253,7 +256,8 @@ static int offer_slot(struct req *r, wctx *ctx, const char *provider, time_t sta
             }
             return make_offer(r, ctx, e, vt, provider, start, oid, held);
         }
-    } while (n == QUEUE_CHUNK);
+        read += (unsigned)n;
+    } while (n == QUEUE_CHUNK && read < QUEUE_READ_MAX);
     return PM_OK;
 }
 
@@ -269,8 +273,9 @@ int waitlist_forget_slots(wctx *ctx, unsigned max, unsigned *removed)
         return pm_err_from_mdb(rc);
     MDB_val k, v;
     int err = PM_OK;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && *removed < max;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    unsigned read = 0; /* bounded too: the records are in provider order, not by time */
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && *removed < max && read < 8 * max;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), read++) {
         if (k.mv_size >= 17 && pm_get_u64((uint8_t *)k.mv_data + k.mv_size - 16) >= before)
             continue;
         if ((err = store_cursor_del(cur)))

@@ -211,8 +211,11 @@ static int teardown(void **state)
  * undoes the batch and runs it again with a nested transaction per job, or before writing
  * anything (fail_first = 1), which needs no undoing. Either way the failed job's writes
  * are gone, its failure record is kept, and the others commit once, together. */
-static void batch_with_failing_job(fx *f, int fail_first)
+static void batch_with_failing_job(fx *f, int fail_first, int code)
 {
+    /* a failure of LMDB's own (say a read that failed) leaves the batch's transaction
+     * unusable, written to or not: that too needs a nested transaction */
+    int isolated = !fail_first || code == PM_E_STORAGE;
     enum { N = 20, BAD = 7 };
     for (int i = 0; i < N; i++)
         if (i != BAD)
@@ -222,9 +225,9 @@ static void batch_with_failing_job(fx *f, int fail_first)
     for (int i = 0; i < N; i++) {
         tjob *t = job_init(f, i);
         if (i == BAD && fail_first)
-            t->fail_first = PM_E_INVALID_ARGUMENT;
+            t->fail_first = code;
         else if (i == BAD)
-            t->fail = PM_E_INVALID_ARGUMENT;
+            t->fail = code;
         store_submit(f->st, &t->job);
     }
     run_until_done(f, N);
@@ -236,7 +239,7 @@ static void batch_with_failing_job(fx *f, int fail_first)
     assert_int_equal(s.max_batch, N);
     assert_int_equal(s.failed_commits, 0);
     assert_int_equal(s.map_grows, 0);
-    assert_int_equal(s.isolated, fail_first ? 0 : 1);
+    assert_int_equal(s.isolated, isolated);
 
     for (int i = 0; i < N; i++) {
         tjob *t = &f->jobs[i];
@@ -245,14 +248,14 @@ static void batch_with_failing_job(fx *f, int fail_first)
         assert_true(t->done_on_loop);
         assert_int_equal(t->job.committed, 1);
         /* the first run stopped at the failed job when it had written */
-        assert_int_equal(t->runs, !fail_first && i <= BAD ? 2 : 1);
+        assert_int_equal(t->runs, isolated && i <= BAD ? 2 : 1);
         assert_true(t->saw_whole_batch);
         char key[32];
         job_key(key, sizeof key, "job", i);
         if (i == BAD) {
-            assert_int_equal(t->job.status, PM_E_INVALID_ARGUMENT);
+            assert_int_equal(t->job.status, code);
             assert_int_equal(t->failed_calls, 1);
-            assert_int_equal(t->failed_rc, PM_E_INVALID_ARGUMENT);
+            assert_int_equal(t->failed_rc, code);
             /* its own writes are gone; its failure record is kept */
             assert_false(key_present(f->st, key));
             job_key(key, sizeof key, "failed", i);
@@ -279,12 +282,17 @@ static void batch_with_failing_job(fx *f, int fail_first)
 
 static void test_batch_with_job_failing_after_writes(void **state)
 {
-    batch_with_failing_job(*state, 0);
+    batch_with_failing_job(*state, 0, PM_E_INVALID_ARGUMENT);
 }
 
 static void test_batch_with_job_failing_before_writing(void **state)
 {
-    batch_with_failing_job(*state, 1);
+    batch_with_failing_job(*state, 1, PM_E_INVALID_ARGUMENT);
+}
+
+static void test_batch_with_job_failing_in_storage(void **state)
+{
+    batch_with_failing_job(*state, 1, PM_E_STORAGE);
 }
 
 /* Many jobs, from the loop and from other threads at once: every one is answered once,
@@ -673,6 +681,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_batch_with_job_failing_after_writes),
         T(test_batch_with_job_failing_before_writing),
+        T(test_batch_with_job_failing_in_storage),
         T(test_many_jobs_many_threads),
         T(test_stop_drains_queue),
         T(test_fair_share),
