@@ -6,6 +6,7 @@
 #include "pm_util.h"
 #include "server.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,41 +198,37 @@ int events_append(wctx *ctx, const char *const *topics, size_t ntopics, Pm__Even
     return PM_OK;
 }
 
+struct expiry {
+    uint64_t before, last;
+};
+
+static int expiring(const MDB_val *k, const MDB_val *v, void *arg, enum store_sweep *what)
+{
+    const struct expiry *x = arg;
+    *what = SWEEP_STOP;
+    /* The newest event stays, so its number is never handed out again. */
+    if (k->mv_size != 8 || pm_get_u64(k->mv_data) >= x->last)
+        return PM_OK;
+    const char *tp[EVENT_TOPICS_MAX];
+    size_t tl[EVENT_TOPICS_MAX], nt;
+    size_t off = events_stored_topics(v->mv_data, v->mv_size, tp, tl, &nt);
+    if (!off)
+        return PM_OK;
+    Pm__Event *ev = pm__event__unpack(NULL, v->mv_size - off, (uint8_t *)v->mv_data + off);
+    uint64_t t = ev ? ev->time : 0;
+    if (ev)
+        pm__event__free_unpacked(ev, NULL);
+    if (t < x->before)
+        *what = SWEEP_DELETE;
+    return PM_OK;
+}
+
 int events_expire(wctx *ctx, uint64_t before, unsigned max, unsigned *removed)
 {
-    MDB_cursor *cur;
-    *removed = 0;
-    int rc = mdb_cursor_open(ctx->txn, store_dbi(ctx->st, DB_EVENTS), &cur);
-    if (rc)
-        return pm_err_from_mdb(rc);
-    uint64_t last = 0;
-    store_last_u64(ctx->txn, store_dbi(ctx->st, DB_EVENTS), &last);
-    MDB_val k, v;
-    int err = PM_OK;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && *removed < max;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        /* The newest event stays, so its number is never handed out again. */
-        if (k.mv_size != 8 || pm_get_u64(k.mv_data) >= last)
-            break;
-        const char *tp[EVENT_TOPICS_MAX];
-        size_t tl[EVENT_TOPICS_MAX], nt;
-        size_t off = events_stored_topics(v.mv_data, v.mv_size, tp, tl, &nt);
-        if (!off)
-            break;
-        Pm__Event *ev = pm__event__unpack(NULL, v.mv_size - off, (uint8_t *)v.mv_data + off);
-        uint64_t t = ev ? ev->time : 0;
-        if (ev)
-            pm__event__free_unpacked(ev, NULL);
-        if (t >= before)
-            break;
-        if ((err = store_cursor_del(cur)))
-            break;
-        (*removed)++;
-    }
-    mdb_cursor_close(cur);
-    if (err)
-        return err;
-    return rc == 0 || rc == MDB_NOTFOUND ? PM_OK : pm_err_from_mdb(rc);
+    MDB_dbi dbi = store_dbi(ctx->st, DB_EVENTS);
+    struct expiry x = {before, 0};
+    store_last_u64(ctx->txn, dbi, &x.last);
+    return store_sweep(ctx->txn, dbi, max, UINT_MAX, expiring, &x, removed);
 }
 
 /* ---- loop side ---- */

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,54 +143,48 @@ typedef struct maint_job {
     wjob job;
     uint64_t idem_before, events_before;
     unsigned idem_removed, events_removed, sessions_removed, slots_removed;
+    wctx *ctx; /* while it runs */
 } maint_job;
+
+/* A request key past its retention: its stored answer goes with it. */
+static int idem_old(const MDB_val *k, const MDB_val *v, void *arg, enum store_sweep *what)
+{
+    (void)v;
+    wctx *ctx = ((maint_job *)arg)->ctx;
+    if (k->mv_size <= 8 || pm_get_u64(k->mv_data) >= ((maint_job *)arg)->idem_before) {
+        *what = SWEEP_STOP;
+        return PM_OK;
+    }
+    int rc =
+        store_del(ctx->txn, store_dbi(ctx->st, DB_IDEM), (uint8_t *)k->mv_data + 8, k->mv_size - 8);
+    *what = SWEEP_DELETE;
+    return rc == PM_E_NOT_FOUND ? PM_OK : rc;
+}
+
+static int session_over(const MDB_val *k, const MDB_val *v, void *arg, enum store_sweep *what)
+{
+    (void)k;
+    Pm__StoredSession *ss = pm__stored_session__unpack(NULL, v->mv_size, v->mv_data);
+    int expired = !ss || ss->expires_at <= ((maint_job *)arg)->ctx->now;
+    if (ss)
+        pm__stored_session__free_unpacked(ss, NULL);
+    *what = expired ? SWEEP_DELETE : SWEEP_KEEP;
+    return PM_OK;
+}
 
 static int maint_run(wjob *j, wctx *ctx)
 {
     maint_job *m = (maint_job *)j;
+    m->ctx = ctx;
     m->idem_removed = m->events_removed = m->sessions_removed = m->slots_removed = 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(ctx->txn, store_dbi(ctx->st, DB_IDEM_TIME), &cur);
-    if (rc)
-        return pm_err_from_mdb(rc);
-    MDB_val k, v;
-    int err = PM_OK;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && m->idem_removed < MAINTENANCE_MAX;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size <= 8 || pm_get_u64(k.mv_data) >= m->idem_before)
-            break;
-        err = store_del(ctx->txn, store_dbi(ctx->st, DB_IDEM), (uint8_t *)k.mv_data + 8,
-                        k.mv_size - 8);
-        if ((err && err != PM_E_NOT_FOUND) || (err = store_cursor_del(cur)))
-            break;
-        m->idem_removed++;
-    }
-    mdb_cursor_close(cur);
-    if (err)
-        return err;
-    if (rc && rc != MDB_NOTFOUND)
-        return pm_err_from_mdb(rc);
-    if ((err = events_expire(ctx, m->events_before, MAINTENANCE_MAX, &m->events_removed)) ||
-        (err = waitlist_forget_slots(ctx, MAINTENANCE_MAX, &m->slots_removed)))
-        return err;
-    if ((rc = mdb_cursor_open(ctx->txn, store_dbi(ctx->st, DB_SESSIONS), &cur)))
-        return pm_err_from_mdb(rc);
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        Pm__StoredSession *ss = pm__stored_session__unpack(NULL, v.mv_size, v.mv_data);
-        int expired = !ss || ss->expires_at <= ctx->now;
-        if (ss)
-            pm__stored_session__free_unpacked(ss, NULL);
-        if (expired) {
-            if ((err = store_cursor_del(cur)))
-                break;
-            m->sessions_removed++;
-        }
-    }
-    mdb_cursor_close(cur);
-    if (err)
-        return err;
-    return rc && rc != MDB_NOTFOUND ? pm_err_from_mdb(rc) : PM_OK;
+    int rc;
+    if ((rc = store_sweep(ctx->txn, store_dbi(ctx->st, DB_IDEM_TIME), MAINTENANCE_MAX, UINT_MAX,
+                          idem_old, m, &m->idem_removed)) ||
+        (rc = events_expire(ctx, m->events_before, MAINTENANCE_MAX, &m->events_removed)) ||
+        (rc = waitlist_forget_slots(ctx, MAINTENANCE_MAX, &m->slots_removed)))
+        return rc;
+    return store_sweep(ctx->txn, store_dbi(ctx->st, DB_SESSIONS), UINT_MAX, UINT_MAX, session_over,
+                       m, &m->sessions_removed);
 }
 
 static void maint_done(wjob *j)

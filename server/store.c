@@ -529,6 +529,35 @@ int store_reserve(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, size_
     return pm_err_from_mdb(rc);
 }
 
+int store_sweep(MDB_txn *txn, MDB_dbi dbi, unsigned max, unsigned max_read,
+                int (*judge)(const MDB_val *k, const MDB_val *v, void *arg, enum store_sweep *what),
+                void *arg, unsigned *removed)
+{
+    MDB_cursor *cur;
+    *removed = 0;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    MDB_val k, v;
+    int err = PM_OK;
+    unsigned read = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && *removed < max && read < max_read;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), read++) {
+        enum store_sweep what = SWEEP_KEEP;
+        if ((err = judge(&k, &v, arg, &what)) || what == SWEEP_STOP)
+            break;
+        if (what == SWEEP_DELETE) {
+            if ((err = store_cursor_del(cur)))
+                break;
+            (*removed)++;
+        }
+    }
+    mdb_cursor_close(cur);
+    if (err)
+        return err;
+    return rc == 0 || rc == MDB_NOTFOUND ? PM_OK : pm_err_from_mdb(rc);
+}
+
 int store_child_begin(wctx *ctx, MDB_txn **child, uint64_t *mark)
 {
     *mark = writes_noted;

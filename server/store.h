@@ -152,6 +152,14 @@ int store_reserve(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, size_
                   unsigned flags, void **out);
 /* Deletes the cursor's entry. */
 int store_cursor_del(MDB_cursor *cur);
+/* What a sweep does with an entry. */
+enum store_sweep { SWEEP_KEEP, SWEEP_DELETE, SWEEP_STOP };
+/* Goes through dbi from its first key, deleting the entries judge says to, until judge
+ * says stop, max are deleted or max_read are read; *removed says how many went. judge
+ * may write elsewhere (through the helpers) and return an error, which ends the sweep. */
+int store_sweep(MDB_txn *txn, MDB_dbi dbi, unsigned max, unsigned max_read,
+                int (*judge)(const MDB_val *k, const MDB_val *v, void *arg, enum store_sweep *what),
+                void *arg, unsigned *removed);
 /* A transaction of the job's own inside ctx->txn, for work it may take back: what it
  * writes there counts as written (struct wjob) only if it is committed. */
 int store_child_begin(wctx *ctx, MDB_txn **child, uint64_t *mark);

@@ -261,31 +261,24 @@ static int offer_slot(struct req *r, wctx *ctx, const char *provider, time_t sta
     return PM_OK;
 }
 
+static int slot_past(const MDB_val *k, const MDB_val *v, void *arg, enum store_sweep *what)
+{
+    (void)v;
+    uint64_t before = *(const uint64_t *)arg;
+    *what = k->mv_size >= 17 && pm_get_u64((uint8_t *)k->mv_data + k->mv_size - 16) >= before
+                ? SWEEP_KEEP
+                : SWEEP_DELETE;
+    return PM_OK;
+}
+
 int waitlist_forget_slots(wctx *ctx, unsigned max, unsigned *removed)
 {
     /* A record of an offered slot only keeps the slot from going to the same entry twice;
-     * a day after the slot it has nothing left to do. */
+     * a day after the slot it has nothing left to do. The records are in provider order,
+     * not by time: the reading is bounded too. */
     uint64_t before = (uint64_t)(sched_now() - 86400);
-    *removed = 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(ctx->txn, store_dbi(ctx->st, DB_OFFER_SLOT), &cur);
-    if (rc)
-        return pm_err_from_mdb(rc);
-    MDB_val k, v;
-    int err = PM_OK;
-    unsigned read = 0; /* bounded too: the records are in provider order, not by time */
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && *removed < max && read < 8 * max;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), read++) {
-        if (k.mv_size >= 17 && pm_get_u64((uint8_t *)k.mv_data + k.mv_size - 16) >= before)
-            continue;
-        if ((err = store_cursor_del(cur)))
-            break;
-        (*removed)++;
-    }
-    mdb_cursor_close(cur);
-    if (err)
-        return err;
-    return rc == 0 || rc == MDB_NOTFOUND ? PM_OK : pm_err_from_mdb(rc);
+    return store_sweep(ctx->txn, store_dbi(ctx->st, DB_OFFER_SLOT), max, 8 * max, slot_past,
+                       &before, removed);
 }
 
 int waitlist_slot_freed(struct req *r, wctx *ctx, const char *provider, time_t start, time_t end)

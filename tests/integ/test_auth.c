@@ -438,6 +438,33 @@ static void test_resume_restart_logout(void **state)
     ts_cleanup(&s);
 }
 
+/* --session-max 2: a stored session past its end is forgotten by the maintenance (which
+ * runs at start), so the table does not keep every session ever opened. */
+static void test_stored_sessions_forgotten(void **state)
+{
+    (void)state;
+    ts_server s;
+    assert_int_equal(ts_init(&s, NULL), 0);
+    assert_int_equal(ts_start(&s, "--session-max 2"), 0);
+    pc_client *m = ts_manager(&s);
+    assert_non_null(m);
+    long open = ts_db_entries(&s, "sessions");
+    print_message("      stored sessions while logged in: %ld\n", open);
+    assert_true(open >= 1);
+    pc_free(m);
+    usleep(3000 * 1000);
+    assert_int_equal(ts_restart(&s, "--session-max 2"), 0);
+    long left = -1;
+    for (int i = 0; i < 100 && left != 0; i++) {
+        usleep(50 * 1000);
+        left = ts_db_entries(&s, "sessions");
+    }
+    print_message("      after they ended and a restart: %ld\n", left);
+    assert_int_equal(left, 0);
+    assert_int_equal(ts_stop(&s, SIGTERM), 0);
+    ts_cleanup(&s);
+}
+
 /* A client that does not know the practice's CA refuses the server, and a name the
  * certificate does not carry is refused too. */
 static void test_tls_trust(void **state)
@@ -489,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_idle_timeout),
         cmocka_unit_test(test_roles_and_disable),
         cmocka_unit_test(test_resume_restart_logout),
+        cmocka_unit_test(test_stored_sessions_forgotten),
         cmocka_unit_test(test_tls_trust),
         cmocka_unit_test(test_tls_tickets_outlive_restart),
     };
