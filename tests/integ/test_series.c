@@ -393,31 +393,44 @@ static void test_shift_across_dst_and_cancel_all(void **state)
         assert_int_equal(ap[i]->status, PM__APPOINTMENT_STATUS__CANCELLED);
 }
 
+/* Three weekly visits of a new patient with dr-ser3 on weekday wd from dates[0] at hh:00
+ * (ids out), and another patient's visit with dr-ser3 at block_date block_hh:00. */
+static Pm__Appointment *series_and_blocker(const char *who, unsigned wd, const char *const dates[3],
+                                           int hh, const char *block_date, int block_hh,
+                                           uint64_t ids[3])
+{
+    pm_arena *a = &A;
+    char p[24], other[24];
+    SH_EXPECT(R, sh_patient(R, a, who, "Mover", p), PM_OK);
+    SH_EXPECT(R, sh_patient(R, a, who, "Blocker", other), PM_OK);
+    unsigned *days = pm_arena_alloc(a, sizeof *days);
+    *days = wd;
+    Pm__Book *b = sh_book_req(a, p, "dr-ser3", "checkup", sh_local(dates[0], hh, 0));
+    b->repeat = weekly(a, days, 1, NULL, 3);
+    Pm__SeriesResult *sr;
+    SH_EXPECT(R, sh_book_series(R, a, b, &sr), PM_OK);
+    check_booked(sr, dates, 3, hh, 0);
+    for (size_t i = 0; i < 3; i++)
+        ids[i] = sr->occurrences[i]->appointment->id;
+    Pm__Appointment *blocker;
+    SH_EXPECT(
+        R,
+        sh_book(R, a,
+                sh_book_req(a, other, "dr-ser3", "checkup", sh_local(block_date, block_hh, 0)),
+                &blocker),
+        PM_OK);
+    return blocker;
+}
+
 /* Moving a whole series onto a time one occurrence cannot have: ALL_OR_NONE moves nothing
  * and reports that occurrence; FREE_ONES moves the others. */
 static void test_series_move_conflict(void **state)
 {
     (void)state;
     pm_arena *a = &A;
-    char p[24], other[24];
-    SH_EXPECT(R, sh_patient(R, a, "Series", "Mover", p), PM_OK);
-    SH_EXPECT(R, sh_patient(R, a, "In", "TheWay", other), PM_OK);
-    static const unsigned wed[] = {3};
-    Pm__Book *b = sh_book_req(a, p, "dr-ser3", "checkup", sh_local("2026-03-18", 9, 0));
-    b->repeat = weekly(a, wed, 1, NULL, 3);
-    Pm__SeriesResult *sr;
-    SH_EXPECT(R, sh_book_series(R, a, b, &sr), PM_OK);
     static const char *const weds[] = {"2026-03-18", "2026-03-25", "2026-04-01"};
-    check_booked(sr, weds, 3, 9, 0);
     uint64_t ids[3];
-    for (size_t i = 0; i < 3; i++)
-        ids[i] = sr->occurrences[i]->appointment->id;
-    Pm__Appointment *blocker;
-    SH_EXPECT(R,
-              sh_book(R, a,
-                      sh_book_req(a, other, "dr-ser3", "checkup", sh_local("2026-03-25", 11, 0)),
-                      &blocker),
-              PM_OK);
+    Pm__Appointment *blocker = series_and_blocker("Series", 3, weds, 9, "2026-03-25", 11, ids);
 
     Pm__Move *m = sh_move_req(a, ids[0], 1);
     m->start = sh_local("2026-03-18", 11, 0);
@@ -505,25 +518,9 @@ static void test_series_move_free_ones_chain(void **state)
 {
     (void)state;
     pm_arena *a = &A;
-    char p[24], other[24];
-    SH_EXPECT(R, sh_patient(R, a, "Chain", "Mover", p), PM_OK);
-    SH_EXPECT(R, sh_patient(R, a, "Chain", "Blocker", other), PM_OK);
-    static const unsigned mon[] = {1};
-    Pm__Book *b = sh_book_req(a, p, "dr-ser3", "checkup", sh_local("2026-03-09", 11, 0));
-    b->repeat = weekly(a, mon, 1, NULL, 3);
-    Pm__SeriesResult *sr;
-    SH_EXPECT(R, sh_book_series(R, a, b, &sr), PM_OK);
     static const char *const mons[] = {"2026-03-09", "2026-03-16", "2026-03-23"};
-    check_booked(sr, mons, 3, 11, 0);
     uint64_t ids[3];
-    for (size_t i = 0; i < 3; i++)
-        ids[i] = sr->occurrences[i]->appointment->id;
-    Pm__Appointment *blocker;
-    SH_EXPECT(R,
-              sh_book(R, a,
-                      sh_book_req(a, other, "dr-ser3", "checkup", sh_local("2026-03-30", 11, 0)),
-                      &blocker),
-              PM_OK);
+    Pm__Appointment *blocker = series_and_blocker("Chain", 1, mons, 11, "2026-03-30", 11, ids);
 
     Pm__Move *m = sh_move_req(a, ids[0], 1);
     m->start = sh_local("2026-03-16", 11, 0);
