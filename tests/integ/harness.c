@@ -847,3 +847,13 @@ long ts_db_entries(const ts_server *s, const char *name)
     mdb_env_close(env);
     return n;
 }
+
+long ts_db_entries_wait(const ts_server *s, const char *name, long want, int timeout_ms)
+{
+    long n = ts_db_entries(s, name);
+    for (int waited = 0; n != want && waited < timeout_ms; waited += 50) {
+        usleep(50 * 1000);
+        n = ts_db_entries(s, name);
+    }
+    return n;
+}

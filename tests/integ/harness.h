@@ -52,6 +52,8 @@ int ts_log_has(ts_server *s, const char *needle);
 /* Entries in the practice's LMDB database name, read beside the running server (LMDB
  * readers may be other processes); -1 when it cannot be read. */
 long ts_db_entries(const ts_server *s, const char *name);
+/* ts_db_entries until it is want, for up to timeout_ms; the last count read. */
+long ts_db_entries_wait(const ts_server *s, const char *name, long want, int timeout_ms);
 
 /* Request helpers on a client; each returns the pc_call result. */
 int ts_create_patient(pc_client *c, pm_arena *a, const char *first, const char *last,

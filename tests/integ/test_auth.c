@@ -454,11 +454,7 @@ static void test_stored_sessions_forgotten(void **state)
     pc_free(m);
     usleep(3000 * 1000);
     assert_int_equal(ts_restart(&s, "--session-max 2"), 0);
-    long left = -1;
-    for (int i = 0; i < 100 && left != 0; i++) {
-        usleep(50 * 1000);
-        left = ts_db_entries(&s, "sessions");
-    }
+    long left = ts_db_entries_wait(&s, "sessions", 0, 5000);
     print_message("      after they ended and a restart: %ld\n", left);
     assert_int_equal(left, 0);
     assert_int_equal(ts_stop(&s, SIGTERM), 0);

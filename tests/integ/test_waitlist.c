@@ -375,11 +375,7 @@ static void test_long_queue_and_forgetting(void **state)
     NOW = sh_local("2026-05-10", 8, 0);
     sh_clock_set(&K, NOW);
     assert_int_equal(ts_restart(&S, NULL), 0);
-    long after = -1;
-    for (int i = 0; i < 100 && after != 0; i++) {
-        usleep(50 * 1000);
-        after = ts_db_entries(&S, "offer_slot");
-    }
+    long after = ts_db_entries_wait(&S, "offer_slot", 0, 5000);
     print_message("      offered-slot records after: %ld\n", after);
     assert_int_equal(after, 0);
 }
