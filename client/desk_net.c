@@ -35,12 +35,6 @@ static int session_over(int rc)
     return rc == PM_E_SESSION_EXPIRED || rc == PM_E_ACCOUNT_DISABLED || rc == PM_E_UNAUTHENTICATED;
 }
 
-static int transport_lost(int rc)
-{
-    return rc == PM_E_CLOSED || rc == PM_E_IO || rc == PM_E_TIMEOUT || rc == PM_E_CONNECT ||
-           rc == PM_E_TLS;
-}
-
 static void connection_lost(desk *d)
 {
     if (d->conn != CONN_LIVE)
@@ -158,7 +152,7 @@ static int call(desk *d, pm_arena *a, Pm__Envelope *req, Pm__Envelope__BodyCase 
         desk_lock(d, lock_reason(rc, pc_last_error(d->c->pc)));
         return rc;
     }
-    if (rc && (transport_lost(rc) || rc == PM_E_RELOAD)) {
+    if (rc && (pc_transport_error(rc) || rc == PM_E_RELOAD)) {
         /* RELOAD: the library reconnected but the stream could not resume: the retry
          * subscribes anew and reloads the day */
         connection_lost(d);
@@ -220,7 +214,7 @@ static int subscribe_day(desk *d, const char *date)
     pm_arena_free(&a);
     if (rc && session_over(rc))
         desk_lock(d, lock_reason(rc, pc_last_error(d->c->pc)));
-    else if (rc && transport_lost(rc))
+    else if (rc && pc_transport_error(rc))
         connection_lost(d);
     else if (rc)
         desk_say(d, 1, "Cannot follow the day: %s", pc_last_error(d->c->pc));

@@ -581,7 +581,7 @@ static int roundtrip(pc_client *c, Pm__Envelope *req, pm_arena *a, Pm__Envelope 
     }
 }
 
-static int transport_error(int rc)
+int pc_transport_error(int rc)
 {
     return rc == PM_E_CLOSED || rc == PM_E_IO || rc == PM_E_TIMEOUT || rc == PM_E_CONNECT ||
            rc == PM_E_TLS;
@@ -641,7 +641,7 @@ static int hello_and_resume(pc_client *c)
         e->subscribe = s;
         e->id = c->next_id++;
         rc = roundtrip(c, e, &a, &resp);
-        if (rc && !transport_error(rc)) /* refused (RELOAD, say): the caller subscribes anew */
+        if (rc && !pc_transport_error(rc)) /* refused (RELOAD, say): the caller subscribes anew */
             c->subscribed = 0;
     }
 out:
@@ -731,14 +731,14 @@ int pc_call(pc_client *c, Pm__Envelope *req, pm_arena *a, Pm__Envelope **resp)
             backoff(attempt);
         if (!c->connected) {
             rc = pc_connect(c);
-            if (rc && transport_error(rc))
+            if (rc && pc_transport_error(rc))
                 continue;
             if (rc)
                 return rc;
         }
         *resp = NULL;
         rc = roundtrip(c, req, a, resp);
-        if (!transport_error(rc))
+        if (!pc_transport_error(rc))
             return rc;
         pc_close(c);
     }
@@ -798,7 +798,7 @@ int pc_subscribe(pc_client *c, const char *const *topics, size_t n, uint64_t sin
     int rc = pc_call(c, e, a, &resp);
     if (rc) {
         /* cut off, not refused: the next reconnect subscribes (from since) */
-        c->subscribed = transport_error(rc);
+        c->subscribed = pc_transport_error(rc);
         return rc;
     }
     if (resp->body_case != PM__ENVELOPE__BODY_SUBSCRIBED)

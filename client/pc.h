@@ -39,6 +39,10 @@ int pc_connect(pc_client *c);
 void pc_close(pc_client *c);
 int pc_fd(const pc_client *c);
 
+/* Whether rc is the connection's failing (closed, reset, timed out, refused, TLS): the
+ * request may be tried again once the connection is back. */
+int pc_transport_error(int rc);
+
 /* The last error's description: the server's message, or what failed locally. For
  * INVALID_ARGUMENT, pc_last_error_detail() has every field at fault. */
 const char *pc_last_error(const pc_client *c);

@@ -166,8 +166,8 @@ static const char *who(const Pm__Appointment *a)
  * the simulation waits, growing the wait, and goes on. */
 static int transport(int rc)
 {
-    return rc == PM_E_CONNECT || rc == PM_E_TLS || rc == PM_E_TIMEOUT || rc == PM_E_CLOSED ||
-           rc == PM_E_IO || rc == PM_E_SHUTTING_DOWN || rc == PM_E_BUSY || rc == PM_E_STORAGE;
+    return pc_transport_error(rc) || rc == PM_E_SHUTTING_DOWN || rc == PM_E_BUSY ||
+           rc == PM_E_STORAGE;
 }
 
 /* Errors after which the simulation cannot go on. */
