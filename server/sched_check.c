@@ -150,8 +150,12 @@ static void check_exceptions(chk *c)
         }
         uint8_t key[64];
         size_t kl = sched_exc_key(key, e->provider, (uint64_t)e->end, e->id);
-        if (!exists(c, DB_EXC_IDX, key, kl, NULL))
+        MDB_val iv;
+        if (!exists(c, DB_EXC_IDX, key, kl, &iv))
             say(c, "exception %llu of %s is missing from its index", (unsigned long long)e->id,
+                e->provider);
+        else if (iv.mv_size == 8 && pm_get_u64(iv.mv_data) != (uint64_t)e->start)
+            say(c, "exception %llu of %s has another start in its index", (unsigned long long)e->id,
                 e->provider);
         pm__exception__free_unpacked(e, NULL);
     }

@@ -3,7 +3,9 @@
  *
  * DB_SETUP keys: "L:" id, "R:" id, "P:" id, "V:" id, "T:" provider 0 n(u64),
  * "H:" date 0 location, "X:" id(u64). Exceptions are also indexed by provider and end in
- * DB_EXC_IDX, so the ones overlapping a day are a short forward scan. */
+ * DB_EXC_IDX, so the ones overlapping a day are a short forward scan; the entry's value
+ * is the start (u64; empty in entries written before it was), so that the scan reads
+ * only the records of those that overlap. */
 #include "scheduling.h"
 
 #include "dispatch.h"
@@ -307,6 +309,8 @@ int avail_exceptions(MDB_txn *txn, const char *provider, time_t t0, time_t t1, p
          * ends this late starts after t1 */
         if (pm_get_u64((uint8_t *)k.mv_data + plen) > (uint64_t)t1 + 366 * 86400)
             break;
+        if (val.mv_size == 8 && pm_get_u64(val.mv_data) >= (uint64_t)t1)
+            continue; /* starts after: no need to read it */
         Pm__Exception *e;
         if (exception_get(txn, pm_get_u64((uint8_t *)k.mv_data + plen + 8), a, &e) != PM_OK ||
             e->start >= t1)
@@ -793,10 +797,11 @@ int sched_add_exception(struct req *r, wctx *ctx)
     e->id = id;
     uint8_t k[10] = {'X', ':'};
     pm_put_u64(k + 2, id);
-    uint8_t ik[64];
+    uint8_t ik[64], start[8];
     size_t ikl = sched_exc_key(ik, e->provider, (uint64_t)e->end, id);
+    pm_put_u64(start, (uint64_t)e->start);
     if ((rc = store_put_pb(ctx->txn, store_dbi(ctx->st, DB_SETUP), k, sizeof k, &e->base)) ||
-        (rc = store_put(ctx->txn, store_dbi(ctx->st, DB_EXC_IDX), ik, ikl, "", 0)))
+        (rc = store_put(ctx->txn, store_dbi(ctx->st, DB_EXC_IDX), ik, ikl, start, 8)))
         return rc;
     Pm__Setup *s = setup_answer(r);
     if (!s || one(r, (void ***)&s->exceptions, &s->n_exceptions, e))

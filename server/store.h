@@ -34,7 +34,7 @@ enum store_db {
     DB_IDEM_TIME,  /* time(u64) key account(u64) -> "" */
     DB_SETUP,      /* kind ':' code... -> Location, Room, Provider, VisitType, Template,
                       Holiday, Exception (see sched_setup.c) */
-    DB_EXC_IDX,    /* provider 0 end(u64) id(u64) -> "" */
+    DB_EXC_IDX,    /* provider 0 end(u64) id(u64) -> start(u64) ("" before 2026-11) */
     DB_APPTS,      /* id(u64) -> pm.Appointment */
     DB_APPT_PROV,  /* provider 0 start(u64) id(u64) -> end(u64) status(u8) */
     DB_APPT_PAT,   /* mrn 0 start(u64) id(u64) -> end(u64) status(u8) */
