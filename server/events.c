@@ -148,6 +148,33 @@ size_t events_stored_topics(const uint8_t *p, size_t n, const char *topics[EVENT
     return off;
 }
 
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* A stored event as a frame: Envelope{event} is the tag, the length and the bytes. */
+static sframe *frame_from_stored(uint64_t seq, const uint8_t *pb, size_t len)
+{
+    uint8_t head[16];
+    size_t h = put_varint(head, ENV_EVENT_TAG);
+    h += put_varint(head + h, len);
+    sframe *f = sframe_new(PM_FRAME_HDR + h + len);
+    if (!f)
+        return NULL;
+    pm_put_u32(f->data, (uint32_t)(h + len));
+    memcpy(f->data + PM_FRAME_HDR, head, h);
+    memcpy(f->data + PM_FRAME_HDR + h, pb, len);
+    f->seq = seq;
+    return f;
+}
+
 /* Stored: the number of topics, each as a length and its bytes, then the Event. */
 int events_append(wctx *ctx, const char *const *topics, size_t ntopics, Pm__Event *ev, sframe **out)
 {
@@ -186,14 +213,10 @@ int events_append(wctx *ctx, const char *const *topics, size_t ntopics, Pm__Even
         off += 1 + tl;
     }
     pm__event__pack(ev, p + head);
-
-    Pm__Envelope env = PM__ENVELOPE__INIT;
-    env.body_case = PM__ENVELOPE__BODY_EVENT;
-    env.event = ev;
-    sframe *f = sframe_pack(&env);
+    /* the frame from the bytes just stored: encoded once, and the same as a replay's */
+    sframe *f = frame_from_stored(ev->seq, p + head, plen);
     if (!f)
         return PM_E_NOMEM;
-    f->seq = ev->seq;
     *out = f;
     return PM_OK;
 }
@@ -252,33 +275,6 @@ void events_publish(sframe *f, const char *topic)
         c->last_seq = f->seq;
         conn_send(c, f); /* may close c, which unlinks s (and only s) */
     }
-}
-
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-/* A stored event as a frame: Envelope{event} is the tag, the length and the bytes. */
-static sframe *frame_from_stored(uint64_t seq, const uint8_t *pb, size_t len)
-{
-    uint8_t head[16];
-    size_t h = put_varint(head, ENV_EVENT_TAG);
-    h += put_varint(head + h, len);
-    sframe *f = sframe_new(PM_FRAME_HDR + h + len);
-    if (!f)
-        return NULL;
-    pm_put_u32(f->data, (uint32_t)(h + len));
-    memcpy(f->data + PM_FRAME_HDR, head, h);
-    memcpy(f->data + PM_FRAME_HDR + h, pb, len);
-    f->seq = seq;
-    return f;
 }
 
 /* Whether a stored event (v) goes to one of c's subscriptions. */

@@ -142,15 +142,20 @@ static int appt_store(MDB_txn *txn, const Pm__Appointment *a, int is_new)
                   : store_put_pb(txn, dbi, k, 8, &copy.base);
 }
 
+static const char *display_name(const Pm__Patient *p, pm_arena *a)
+{
+    if (*p->preferred_name)
+        return pm_arena_printf(a, "%s, %s (%s)", p->last_name, p->first_name, p->preferred_name);
+    return pm_arena_printf(a, "%s, %s", p->last_name, p->first_name);
+}
+
 const char *sched_patient_name(MDB_txn *txn, const char *mrn, pm_arena *a)
 {
     uint64_t id;
     Pm__Patient *p;
     if (mrn_parse(mrn, &id) != 0 || patient_load(txn, id, a, &p) != PM_OK)
         return "";
-    if (*p->preferred_name)
-        return pm_arena_printf(a, "%s, %s (%s)", p->last_name, p->first_name, p->preferred_name);
-    return pm_arena_printf(a, "%s, %s", p->last_name, p->first_name);
+    return display_name(p, a);
 }
 
 static void when_text(time_t t, char *buf, size_t n)
@@ -282,6 +287,7 @@ int appt_event(struct req *r, wctx *ctx, const char *action, Pm__Appointment *a,
 
 typedef struct booking {
     const char *patient_mrn;
+    const char *patient_name; /* when known: events and answers need not read it again */
     const char *provider;
     Pm__VisitType *vt;
     const char *location; /* in: wanted ("" any); out: chosen */
@@ -548,7 +554,9 @@ static int load_visit_type(struct req *r, MDB_txn *txn, const char *id, Pm__Visi
     return PM_OK;
 }
 
-static int check_patient(struct req *r, MDB_txn *txn, const char *mrn, const char **canon)
+/* The patient of mrn: its MRN as stored, and the name answers and events show. */
+static int check_patient(struct req *r, MDB_txn *txn, const char *mrn, const char **canon,
+                         const char **name)
 {
     uint64_t pid;
     Pm__Patient *p;
@@ -557,7 +565,8 @@ static int check_patient(struct req *r, MDB_txn *txn, const char *mrn, const cha
     if (patient_load(txn, pid, &r->arena, &p) != PM_OK)
         return req_fail(r, PM_E_NOT_FOUND, "patient_mrn", "no patient %s", mrn);
     *canon = p->mrn;
-    return PM_OK;
+    *name = display_name(p, &r->arena);
+    return *name ? PM_OK : PM_E_NOMEM;
 }
 
 static int check_override(struct req *r, int override, const char *reason)
@@ -588,6 +597,8 @@ static int insert_appt(struct req *r, wctx *ctx, const booking *bk, const char *
         return PM_E_NOMEM;
     a->id = id;
     a->patient_mrn = (char *)bk->patient_mrn;
+    if (bk->patient_name)
+        a->patient_name = (char *)bk->patient_name;
     a->provider = (char *)bk->provider;
     a->visit_type = bk->vt->id;
     a->location = (char *)bk->location;
@@ -869,10 +880,10 @@ int sched_book(struct req *r, wctx *ctx)
 {
     const Pm__Book *b = r->env->book;
     r->audit_record = b->patient_mrn;
-    const char *mrn = NULL;
+    const char *mrn = NULL, *name = NULL;
     Pm__VisitType *vt;
     int rc;
-    if ((rc = check_patient(r, ctx->txn, b->patient_mrn, &mrn)) ||
+    if ((rc = check_patient(r, ctx->txn, b->patient_mrn, &mrn, &name)) ||
         (rc = load_visit_type(r, ctx->txn, b->visit_type, &vt)) ||
         (rc = check_override(r, b->override, b->override_reason)))
         return rc;
@@ -890,6 +901,7 @@ int sched_book(struct req *r, wctx *ctx)
         return req_fail(r, PM_E_INVALID_ARGUMENT, "notes", "at most 2000 characters of text");
     uint32_t minutes = b->duration_min ? b->duration_min : vt->duration_min;
     booking bk = {.patient_mrn = mrn,
+                  .patient_name = name,
                   .provider = b->provider,
                   .vt = vt,
                   .location = b->location,
