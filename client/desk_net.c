@@ -142,6 +142,8 @@ static int call(desk *d, pm_arena *a, Pm__Envelope *req, Pm__Envelope__BodyCase 
         return PM_E_CLOSED;
     }
     int rc = pc_call(d->c->pc, req, a, resp);
+    if (d->conn == CONN_LOCKED) /* the session ended while waiting: nothing more is shown */
+        return PM_E_SESSION_EXPIRED;
     if (rc == PM_OK && (!*resp || (*resp)->body_case != want))
         rc = PM_E_PROTOCOL;
     desk_copy(d->error, sizeof d->error,
