@@ -382,12 +382,7 @@ static int run_screen(board *b)
         return cli_fail(c, PM_E_USAGE, NULL, "cannot draw on this terminal (TERM=%s)",
                         getenv("TERM") ? getenv("TERM") : "");
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop; /* no SA_RESTART: poll returns at once */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    cli_catch_stop(on_stop, 1);
     set_term(scr);
     cbreak();
     noecho();

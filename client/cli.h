@@ -195,6 +195,9 @@ Pm__Envelope *cli_request(pm_arena *a, Pm__Envelope__BodyCase body,
 /* Reads one line: from the terminal with prompt (echo off when secret), or from stdin
  * without prompt when it is not a terminal. Returns 0, or -1 at end of input. */
 int cli_read_line(const char *prompt, int secret, char *buf, size_t n);
+/* Calls handler on SIGINT and SIGTERM (and SIGHUP when hup), without SA_RESTART, so that
+ * a wait in poll() ends at once and the caller sees its stop flag. */
+void cli_catch_stop(void (*handler)(int), int hup);
 int cli_stdin_is_tty(void);
 /* Reads a new password twice (again on a terminal when the two differ). */
 int cli_read_new_password(cli *c, char *buf, size_t n);

@@ -482,6 +482,18 @@ static void on_signal(int sig)
     raise(sig);
 }
 
+void cli_catch_stop(void (*handler)(int), int hup)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (hup)
+        sigaction(SIGHUP, &sa, NULL);
+}
+
 int cli_stdin_is_tty(void)
 {
     return isatty(STDIN_FILENO);

@@ -622,12 +622,7 @@ static int cmd_watch(cli *c, int argc, char **argv)
             printf(" (Ctrl-C to stop).\n");
         }
         fflush(stdout);
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_stop;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        cli_catch_stop(on_stop, 0);
         rc = follow(c, &w);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);

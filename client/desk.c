@@ -52,17 +52,6 @@ static void on_stop(int sig)
     stop_signal = sig;
 }
 
-static void catch_stop_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-}
-
 /* Milliseconds to the next second of the wall clock, for the header's clock. */
 static int ms_to_next_second(void)
 {
@@ -177,7 +166,7 @@ static int cmd_desk(cli *c, int argc, char **argv)
     dm_init(&d->m);
     int rc = desk_net_start(d, location, date);
     if (rc == CLI_EXIT_OK) {
-        catch_stop_signals();
+        cli_catch_stop(on_stop, 1);
         desk_view_start();
         run(d);
         desk_view_stop();

@@ -1104,11 +1104,7 @@ static int cmd_simulate(cli *c, int argc, char **argv)
     if (rc == CLI_EXIT_OK)
         rc = load_setup(s, location);
     if (rc == CLI_EXIT_OK) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_stop;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        cli_catch_stop(on_stop, 0);
         rc = run(s);
     }
     pm_arena_free(&s->day_arena);
