@@ -201,7 +201,9 @@ void desk_net_drain(desk *d);
 /* Tries to reconnect when it is time. */
 void desk_net_retry(desk *d);
 /* Requests; each reports in the status line and returns 0 on success. */
-int desk_net_step(desk *d, const desk_appt *a, int action, const char *room);
+/* room: TO_ROOM's; provider: SEE's for a walk-in for anyone ("" or NULL: the one the
+ * wait estimate gave them to). */
+int desk_net_step(desk *d, const desk_appt *a, int action, const char *room, const char *provider);
 int desk_net_walk_in(desk *d, const char *mrn, const char *visit_type, const char *provider);
 int desk_net_book(desk *d, const desk_wizard *w);
 /* Patients matching what was typed (a name, a date of birth, a phone number or an MRN). */

@@ -304,7 +304,7 @@ static const char *step_what(int action)
     }
 }
 
-int desk_net_step(desk *d, const desk_appt *a, int action, const char *room)
+int desk_net_step(desk *d, const desk_appt *a, int action, const char *room, const char *provider)
 {
     pm_arena ar;
     pm_arena_init(&ar, 0);
@@ -318,6 +318,7 @@ int desk_net_step(desk *d, const desk_appt *a, int action, const char *room)
         s->version = a->version; /* a stale screen is refused, not obeyed */
         s->action = (Pm__FlowAction)action;
         s->room = (char *)(room ? room : "");
+        s->provider = (char *)(provider ? provider : "");
         rc = call(d, &ar, e, PM__ENVELOPE__BODY_APPOINTMENT_OK, &r, step_what(action));
     }
     if (rc == PM_OK) {

@@ -253,7 +253,7 @@ static void step(desk *d, int action)
 {
     const desk_appt *a = viewing_today(d) ? target(d) : NULL;
     if (a)
-        desk_net_step(d, a, action, NULL);
+        desk_net_step(d, a, action, NULL, NULL);
 }
 
 static void room_picked(desk *d, int ok)
@@ -263,7 +263,7 @@ static void room_picked(desk *d, int ok)
     if (!a)
         desk_say(d, 1, "That appointment is no longer on this day");
     else
-        desk_net_step(d, a, PM__FLOW_ACTION__TO_ROOM, d->wz.picked.id);
+        desk_net_step(d, a, PM__FLOW_ACTION__TO_ROOM, d->wz.picked.id, NULL);
     end_wizard(d);
 }
 
@@ -386,25 +386,68 @@ static void walk_in_provider_chosen(desk *d, int ok)
     end_wizard(d);
 }
 
-static void choose_walk_in_provider(desk *d)
+/* The providers who offer visit_type, after "Whoever is free first" (id ""); NULL when
+ * out of memory. */
+static desk_item *provider_items(desk *d, const char *visit_type, size_t *n)
 {
-    const desk_named *vt = ds_find(&d->s.visit_types, d->wz.visit_type);
+    const desk_named *vt = ds_find(&d->s.visit_types, visit_type);
     desk_item *items = calloc(d->s.providers.n + 1, sizeof *items);
     if (!items)
-        return;
-    size_t n = 0;
-    snprintf(items[n++].label, sizeof items[0].label, "Whoever is free first");
+        return NULL;
+    *n = 0;
+    snprintf(items[(*n)++].label, sizeof items[0].label, "Whoever is free first");
     for (size_t i = 0; i < d->s.providers.n; i++) {
         const desk_named *p = &d->s.providers.v[i];
         if (!offers(vt, p->id))
             continue;
         const desk_pace *pace = dm_pace(&d->m, p->id);
-        snprintf(items[n].label, sizeof items[n].label, "%-30s %u waiting", p->name,
+        snprintf(items[*n].label, sizeof items[*n].label, "%-30s %u waiting", p->name,
                  pace ? pace->waiting : 0);
-        desk_copy(items[n].id, sizeof items[n].id, p->id);
-        n++;
+        desk_copy(items[*n].id, sizeof items[*n].id, p->id);
+        (*n)++;
     }
-    open_pick(d, "Provider", items, n, 0, walk_in_provider_chosen);
+    return items;
+}
+
+static void choose_walk_in_provider(desk *d)
+{
+    size_t n;
+    desk_item *items = provider_items(d, d->wz.visit_type, &n);
+    if (items)
+        open_pick(d, "Provider", items, n, 0, walk_in_provider_chosen);
+}
+
+static void seer_picked(desk *d, int ok)
+{
+    (void)ok;
+    const desk_appt *a = dm_find(&d->m, d->wz.appt);
+    if (!a)
+        desk_say(d, 1, "That appointment is no longer on this day");
+    else
+        desk_net_step(d, a, PM__FLOW_ACTION__SEE, NULL, d->wz.picked.id);
+    end_wizard(d);
+}
+
+/* With the provider: a walk-in for anyone is asked who sees them first ("whoever is free
+ * first" leaves it to the wait estimate, where someone works today). */
+static void see(desk *d)
+{
+    const desk_appt *a = viewing_today(d) ? target(d) : NULL;
+    if (!a)
+        return;
+    if (*a->provider) {
+        desk_net_step(d, a, PM__FLOW_ACTION__SEE, NULL, NULL);
+        return;
+    }
+    size_t n;
+    desk_item *items = provider_items(d, a->visit_type, &n);
+    if (!items)
+        return;
+    memset(&d->wz, 0, sizeof d->wz);
+    d->wz.appt = a->id;
+    char title[200];
+    snprintf(title, sizeof title, "Who sees %s", a->name);
+    open_pick(d, title, items, n, 0, seer_picked);
 }
 
 static void book_now(desk *d)
@@ -573,7 +616,7 @@ static void main_key(desk *d, int key)
         choose_room(d);
         break;
     case 'p':
-        step(d, PM__FLOW_ACTION__SEE);
+        see(d);
         break;
     case 'o':
         step(d, PM__FLOW_ACTION__CHECK_OUT);

@@ -460,11 +460,15 @@ static int pick_provider(struct req *r, MDB_txn *txn, Pm__Appointment *a, const 
     pm_local_date(now, date);
     flow_day fd = {.pick_for = a->id};
     int rc = flow_load(r, txn, a->location, date, now, &fd);
-    if (rc == PM_OK && fd.picked) {
-        a->provider = (char *)fd.picked;
-        a->provider_picked = 1;
-    }
-    return rc;
+    if (rc)
+        return rc;
+    if (!fd.picked) /* a location where nobody offering it works today: never seen by nobody */
+        return req_fail(r, PM_E_INVALID_ARGUMENT, "provider",
+                        "nobody who offers %s works at %s today: say who sees them",
+                        a->visit_type, a->location);
+    a->provider = (char *)fd.picked;
+    a->provider_picked = 1;
+    return PM_OK;
 }
 
 int flow_step(struct req *r, wctx *ctx)

@@ -282,6 +282,11 @@ keys Tab
 see ">> Schedule" "Tab switches to the schedule"
 keys Tab
 see ">> Waiting room" "and back to the waiting room"
+keys p
+see "Who sees Moreau, Hugo" "p on a walk-in for anyone asks who sees them"
+line_has "Whoever is free first" "" "the first choice leaves it to the wait estimate"
+keys Escape
+gone "Who sees" "Escape leaves the walk-in waiting"
 
 # patient search shows the next appointment
 keys Escape

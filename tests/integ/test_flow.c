@@ -1380,6 +1380,43 @@ static void test_close_today_one_board_event(void **state)
     pc_on_event(D, NULL, NULL);
 }
 
+/* A SEE step naming who sees them. */
+static int see_by(uint64_t id, const char *provider, Pm__Appointment **out)
+{
+    Pm__Envelope *e = pc_env(&A, PM__ENVELOPE__BODY_FLOW_STEP), *resp = NULL;
+    Pm__FlowStep *fs = pm_msg_new(&A, &pm__flow_step__descriptor);
+    fs->appointment_id = id;
+    fs->action = PM__FLOW_ACTION__SEE;
+    fs->provider = (char *)provider;
+    e->flow_step = fs;
+    int rc = pc_call(C, e, &A, &resp);
+    if (rc == PM_OK && out)
+        *out = resp->appointment_ok->appointment;
+    return rc;
+}
+
+/* A walk-in for anyone at a location where nobody works today is not "seen" by nobody:
+ * the step asks who sees them, and goes through once someone is named. */
+static void test_walk_in_for_anyone_where_nobody_works(void **state)
+{
+    (void)state;
+    const char *day = "2026-05-19";
+    at(day, 10, 0, 0);
+    SH_EXPECT(M, sh_location(M, &A, "kiosk", "Walk-in Kiosk"), PM_OK);
+    char pw[24];
+    patient("Nobody", "Works", pw);
+    Pm__Appointment *w;
+    SH_EXPECT(R, ts_walk_in(R, &A, pw, "kiosk", "checkup", NULL, NULL, &w), PM_OK);
+    SH_EXPECT(C, see_by(w->id, "", NULL), PM_E_INVALID_ARGUMENT);
+    print_message("      %s\n", pc_last_error(C));
+    assert_string_equal(pc_last_error_detail(C)->field, "provider");
+    assert_string_equal(get(w->id)->provider, "");
+    Pm__Appointment *seen;
+    SH_EXPECT(C, see_by(w->id, "dr-a", &seen), PM_OK);
+    assert_int_equal(seen->status, PM__APPOINTMENT_STATUS__WITH_PROVIDER);
+    assert_string_equal(seen->provider, "dr-a");
+}
+
 /* Polls until appointment id has status st (or 8 s pass); returns it. */
 static Pm__Appointment *wait_status(uint64_t id, int st)
 {
@@ -1448,6 +1485,7 @@ int main(void)
         cmocka_unit_test_teardown(test_estimates, test_done),
         cmocka_unit_test_teardown(test_walk_in_for_anyone_seen, test_done),
         cmocka_unit_test_teardown(test_walk_in_for_anyone_offered_only, test_done),
+        cmocka_unit_test_teardown(test_walk_in_for_anyone_where_nobody_works, test_done),
         cmocka_unit_test_teardown(test_close_day, test_done),
         cmocka_unit_test_teardown(test_close_today_one_board_event, test_done),
         cmocka_unit_test_teardown(test_auto_no_show, test_done),
