@@ -464,8 +464,8 @@ static int pick_provider(struct req *r, MDB_txn *txn, Pm__Appointment *a, const 
         return rc;
     if (!fd.picked) /* a location where nobody offering it works today: never seen by nobody */
         return req_fail(r, PM_E_INVALID_ARGUMENT, "provider",
-                        "nobody who offers %s works at %s today: say who sees them",
-                        a->visit_type, a->location);
+                        "nobody who offers %s works at %s today: say who sees them", a->visit_type,
+                        a->location);
     a->provider = (char *)fd.picked;
     a->provider_picked = 1;
     return PM_OK;
@@ -830,8 +830,13 @@ int flow_get_board(struct req *r, MDB_txn *txn)
 
 /* ---- the end of the day, when configured ---- */
 
+/* Days closed by themselves are caught up at most this far back (a server off for a week
+ * closes the week when it comes back; one off for a season does not rewrite it). */
+#define EOD_CATCH_UP_DAYS 31
+#define EOD_META          "flow.closed_through"
+
 typedef struct close_all {
-    char date[11];
+    char from[11], to[11]; /* the days closed, in order */
 } close_all;
 
 static int close_all_run(struct req *r, wctx *ctx)
@@ -840,17 +845,25 @@ static int close_all_run(struct req *r, wctx *ctx)
     void **locs;
     size_t n;
     int rc = setup_list(ctx->txn, 'L', &r->arena, &locs, &n);
-    for (size_t i = 0; rc == PM_OK && i < n; i++) {
-        Pm__AppointmentList al = PM__APPOINTMENT_LIST__INIT;
-        rc = close_day(r, ctx, ctx->txn, ((Pm__Location *)locs[i])->id, ca->date, 1, &al);
+    char d[11];
+    memcpy(d, ca->from, 11);
+    for (int k = 0; rc == PM_OK && strcmp(d, ca->to) <= 0 && k <= EOD_CATCH_UP_DAYS; k++) {
+        for (size_t i = 0; rc == PM_OK && i < n; i++) {
+            Pm__AppointmentList al = PM__APPOINTMENT_LIST__INIT;
+            rc = close_day(r, ctx, ctx->txn, ((Pm__Location *)locs[i])->id, d, 1, &al);
+        }
+        pm_date_add(d, 1, d);
     }
-    return rc;
+    /* remembered with the no-shows, so that a restart goes on from here */
+    return rc ? rc : store_meta_put_str(ctx->txn, ctx->st, EOD_META, ca->to);
 }
 
-/* The automatic end of day: the date last closed for good, whether a close is in the
- * writer now, and when a failed one may be tried again. */
+/* The automatic end of day: the date last closed for good ("" until read from the
+ * store), whether a close is in the writer now, and when a failed one may be tried
+ * again. */
 static struct {
     char closed[11];
+    int loaded;
     int pending;
     uint64_t retry_ms;
 } eod;
@@ -860,8 +873,8 @@ static void close_all_done(struct req *r)
     close_all *ca = r->ext;
     eod.pending = 0;
     if (r->job.committed && r->job.status == PM_OK)
-        memcpy(eod.closed, ca->date, 11);
-    else /* not saved (a full disk, say): the day stays open, and is tried again in a minute */
+        memcpy(eod.closed, ca->to, 11);
+    else /* not saved (a full disk, say): the days stay open, and are tried again in a minute */
         eod.retry_ms = pm_mono_ms() + 60 * 1000;
     free(ca);
     r->ext = NULL;
@@ -872,11 +885,28 @@ void flow_tick(void)
 {
     if (!flow_cfg.auto_no_show || eod.pending || pm_mono_ms() < eod.retry_ms)
         return;
-    char today[11], yesterday[11];
+    if (!eod.loaded) { /* where the last run of the server got to */
+        MDB_txn *txn;
+        if (store_read_begin(srv.st, &txn) != PM_OK)
+            return;
+        if (store_meta_get_str(txn, srv.st, EOD_META, eod.closed, sizeof eod.closed) != PM_OK)
+            eod.closed[0] = 0;
+        store_read_end(srv.st);
+        eod.loaded = 1;
+    }
+    char today[11], yesterday[11], from[11], oldest[11];
     pm_local_date(sched_now(), today);
     pm_date_add(today, -1, yesterday);
-    if (strcmp(eod.closed, yesterday) == 0)
+    if (strcmp(eod.closed, yesterday) >= 0)
         return;
+    /* the days after the last one closed, a month back at most; yesterday the first time */
+    pm_date_add(today, -EOD_CATCH_UP_DAYS, oldest);
+    if (*eod.closed)
+        pm_date_add(eod.closed, 1, from);
+    else
+        memcpy(from, yesterday, 11);
+    if (strcmp(from, oldest) < 0)
+        memcpy(from, oldest, 11);
     req *r = req_system("flow.end_of_day");
     close_all *ca = malloc(sizeof *ca);
     if (!r || !ca) {
@@ -885,7 +915,8 @@ void flow_tick(void)
             req_finish(r);
         return;
     }
-    memcpy(ca->date, yesterday, 11);
+    memcpy(ca->from, from, 11);
+    memcpy(ca->to, yesterday, 11);
     eod.pending = 1;
     r->ext = ca;
     r->done_hook = close_all_done;

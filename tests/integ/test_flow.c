@@ -1471,6 +1471,19 @@ static void test_auto_no_show(void **state)
     Pm__AppointmentList *l;
     SH_EXPECT(M, ts_close_day(M, &A, "main", day, 0, &l), PM_OK);
     assert_int_equal(l->n_appointments, 0);
+
+    /* the server away for a week: the days it missed are closed when it is back, each
+     * as it would have been, n4's the first of them */
+    Pm__Appointment *n5 = book(p[1], "dr-a", "checkup", "2026-05-20", 9, 0);
+    Pm__Appointment *n6 = book(p[2], "dr-c", "checkup", "2026-05-21", 9, 0);
+    at("2026-05-23", 8, 0, 0);
+    assert_int_equal(ts_restart(&S, args), 0);
+    assert_int_equal(wait_status(n4->id, PM__APPOINTMENT_STATUS__NO_SHOW)->status,
+                     PM__APPOINTMENT_STATUS__NO_SHOW);
+    assert_int_equal(wait_status(n5->id, PM__APPOINTMENT_STATUS__NO_SHOW)->status,
+                     PM__APPOINTMENT_STATUS__NO_SHOW);
+    assert_int_equal(wait_status(n6->id, PM__APPOINTMENT_STATUS__NO_SHOW)->status,
+                     PM__APPOINTMENT_STATUS__NO_SHOW);
 }
 
 int main(void)
