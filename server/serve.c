@@ -86,7 +86,8 @@ static void serve_usage(FILE *f)
             "  --grace-minutes N       arriving later than N minutes is late; not arrived by\n"
             "                          then is overdue (default 10)\n"
             "  --auto-no-show          make the day's unarrived appointments no-shows the next\n"
-            "                          day by itself (default: a manager closes the day)\n"
+            "                          day by itself, and those of days it was off, a month\n"
+            "                          back at most (default: a manager closes the day)\n"
             "  --max-batch N           writes per commit at most (default 512; 1 turns group\n"
             "                          commit off, for comparison)\n"
             "  --writer-delay-ms MS    testing: hold each write batch this long\n",
