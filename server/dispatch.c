@@ -313,6 +313,27 @@ int req_event(req *r, wctx *ctx, const char *const *topics, size_t ntopics, Pm__
     return PM_OK;
 }
 
+static sframe *pack_answer(req *r, uint64_t id);
+
+/* An answer bigger than a frame may be (a list over years, say) would make the client
+ * drop the connection as if the server had gone wrong: it becomes a typed error that
+ * says to ask for less. */
+static sframe *pack_within_limit(req *r, uint64_t id, sframe *f)
+{
+    if (!f || f->len - PM_FRAME_HDR <= PM_FRAME_MAX)
+        return f;
+    size_t kib = (f->len - PM_FRAME_HDR) / 1024;
+    sframe_unref(f);
+    req_clear_error(r);
+    r->status = PM_E_FRAME_TOO_LARGE;
+    r->err_msg = pm_arena_printf(&r->arena,
+                                 "the answer would be %zu KiB, more than one message carries "
+                                 "(%u KiB): ask for less (a shorter period, a narrower search)",
+                                 kib, PM_FRAME_MAX / 1024);
+    r->resp = NULL;
+    return pack_answer(r, id);
+}
+
 /* The answer as a frame: the response body on success, a typed error otherwise. */
 static sframe *pack_answer(req *r, uint64_t id)
 {
@@ -337,7 +358,7 @@ static sframe *pack_answer(req *r, uint64_t id)
     env.id = id;
     env.request_key.len = 0;
     env.request_key.data = NULL;
-    return sframe_pack(&env);
+    return pack_within_limit(r, id, sframe_pack(&env));
 }
 
 static void record_stats(req *r, uint64_t handler_us)

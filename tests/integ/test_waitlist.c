@@ -380,11 +380,43 @@ static void test_long_queue_and_forgetting(void **state)
     assert_int_equal(after, 0);
 }
 
+/* A waitlist listed whole would not fit in one message (more than 1 MiB): the answer is
+ * a typed error that says so, not a connection dropped, and the desk goes on working. */
+static void test_answer_too_big_for_a_message(void **state)
+{
+    (void)state;
+    pm_arena *a = &A;
+    char p[24];
+    SH_EXPECT(R, sh_patient(R, a, "Very", "Patient", p), PM_OK);
+    char note[501];
+    memset(note, 'n', 500);
+    note[500] = 0;
+    for (int i = 0; i < 2200; i++) {
+        Pm__WaitlistEntry *e = sh_entry(a, p, "special");
+        e->note = note;
+        Pm__WaitlistEntry *out;
+        SH_EXPECT(R, sh_wait_add(R, a, e, &out), PM_OK);
+        if (i % 200 == 199) {
+            pm_arena_free(&A);
+            pm_arena_init(&A, 0);
+        }
+    }
+    Pm__Waitlist *wl;
+    SH_EXPECT(R, sh_wait_list(R, a, 0, &wl), PM_E_FRAME_TOO_LARGE);
+    print_message("      %s\n", pc_last_error(R));
+    assert_non_null(strstr(pc_last_error(R), "ask for less"));
+    Pm__Appointment *ap;
+    SH_EXPECT(
+        R, sh_book(R, a, sh_book_req(a, p, "dr-wl", "checkup", sh_local("2026-05-12", 9, 0)), &ap),
+        PM_OK); /* the same connection goes on */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_offers, test_done),
         cmocka_unit_test_teardown(test_long_queue_and_forgetting, test_done),
+        cmocka_unit_test_teardown(test_answer_too_big_for_a_message, test_done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
