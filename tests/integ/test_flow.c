@@ -1411,7 +1411,7 @@ static void test_walk_in_for_anyone_where_nobody_works(void **state)
     print_message("      %s\n", pc_last_error(C));
     assert_string_equal(pc_last_error_detail(C)->field, "provider");
     assert_string_equal(get(w->id)->provider, "");
-    Pm__Appointment *seen;
+    Pm__Appointment *seen = NULL;
     SH_EXPECT(C, see_by(w->id, "dr-a", &seen), PM_OK);
     assert_int_equal(seen->status, PM__APPOINTMENT_STATUS__WITH_PROVIDER);
     assert_string_equal(seen->provider, "dr-a");
