@@ -605,9 +605,13 @@ static int write_run(wjob *j, wctx *ctx)
     }
     if (audited(r) && (rc = audit_req(r, ctx->txn, r->status)))
         return rc;
+    int ok = r->status == PM_OK;
     r->answer = pack_answer(r, r->id);
     if (!r->answer)
         return PM_E_NOMEM;
+    /* a success whose answer cannot be sent (over a frame): undone, as the answer says */
+    if (ok && r->status == PM_E_FRAME_TOO_LARGE)
+        return PM_E_FRAME_TOO_LARGE;
     r->answer_status = r->status;
     if (r->status == PM_OK || final_error(r->status))
         return idem_store(r, ctx);
