@@ -142,8 +142,6 @@ static int call(desk *d, pm_arena *a, Pm__Envelope *req, Pm__Envelope__BodyCase 
         return PM_E_CLOSED;
     }
     int rc = pc_call(d->c->pc, req, a, resp);
-    if (d->conn == CONN_LOCKED) /* the session ended while waiting: nothing more is shown */
-        return PM_E_SESSION_EXPIRED;
     if (rc == PM_OK && (!*resp || (*resp)->body_case != want))
         rc = PM_E_PROTOCOL;
     desk_copy(d->error, sizeof d->error,
@@ -163,8 +161,10 @@ static int call(desk *d, pm_arena *a, Pm__Envelope *req, Pm__Envelope__BodyCase 
     }
     if (rc)
         desk_say(d, 1, "%s: %s", what, d->error);
+    /* the pushes that came with the answer: a SessionLocked among them locks the screen,
+     * and then the answer is not shown either */
     desk_net_drain(d);
-    return rc;
+    return d->conn == CONN_LOCKED ? PM_E_SESSION_EXPIRED : rc;
 }
 
 static Pm__Envelope *request(pm_arena *a, Pm__Envelope__BodyCase body,
