@@ -847,7 +847,7 @@ static int close_all_run(struct req *r, wctx *ctx)
     int rc = setup_list(ctx->txn, 'L', &r->arena, &locs, &n);
     char d[11];
     memcpy(d, ca->from, 11);
-    for (int k = 0; rc == PM_OK && strcmp(d, ca->to) <= 0 && k <= EOD_CATCH_UP_DAYS; k++) {
+    while (rc == PM_OK && *d && strcmp(d, ca->to) <= 0) { /* flow_tick bounds the span */
         for (size_t i = 0; rc == PM_OK && i < n; i++) {
             Pm__AppointmentList al = PM__APPOINTMENT_LIST__INIT;
             rc = close_day(r, ctx, ctx->txn, ((Pm__Location *)locs[i])->id, d, 1, &al);
@@ -897,6 +897,8 @@ void flow_tick(void)
     char today[11], yesterday[11], from[11], oldest[11];
     pm_local_date(sched_now(), today);
     pm_date_add(today, -1, yesterday);
+    if (strcmp(eod.closed, today) >= 0) /* closed "through" a day not yet over: a clock */
+        eod.closed[0] = 0;              /* that was wrong; start again from yesterday */
     if (strcmp(eod.closed, yesterday) >= 0)
         return;
     /* the days after the last one closed, a month back at most; yesterday the first time */
