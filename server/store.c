@@ -3,7 +3,6 @@
 #include "pm_err.h"
 #include "pm_log.h"
 #include "pm_time.h"
-#include "pm_time.h"
 #include "pm_util.h"
 
 #include <errno.h>
@@ -256,23 +255,29 @@ static int grow_map(store *st)
 static __thread uint64_t writes_noted;
 
 /* Runs a job in its own nested transaction, which is kept if it succeeds. */
-static int run_nested(store *st, MDB_txn *txn, wctx *ctx)
+static int run_nested(wctx *ctx)
 {
-    MDB_txn *child;
-    int rc = mdb_txn_begin(st->env, txn, 0, &child);
-    if (rc)
-        return rc == MDB_MAP_FULL ? PM_E_MAP_FULL : PM_E_STORAGE;
+    MDB_txn *txn = ctx->txn, *child;
+    uint64_t mark;
+    int r = store_child_begin(ctx, &child, &mark);
+    if (r)
+        return r == PM_E_MAP_FULL ? r : PM_E_STORAGE;
     ctx->txn = child;
-    int r = ctx->job->run(ctx->job, ctx);
-    if (r == PM_OK) {
-        rc = mdb_txn_commit(child);
-        if (rc)
-            r = pm_err_from_mdb(rc);
-    } else {
-        mdb_txn_abort(child);
-    }
+    r = ctx->job->run(ctx->job, ctx);
+    if (r == PM_OK)
+        r = store_child_commit(child);
+    else
+        store_child_abort(child, mark);
     ctx->txn = txn;
     return r;
+}
+
+/* Whether LMDB has marked txn failed (a read that found the file damaged, say): every
+ * further call on it returns MDB_BAD_TXN, and its commit would fail the whole batch. */
+static int txn_unusable(store *st, MDB_txn *txn)
+{
+    MDB_val k = {6, "schema"}, v;
+    return mdb_get(txn, st->dbi[DB_META], &k, &v) == MDB_BAD_TXN;
 }
 
 enum batch_result { BATCH_DONE, BATCH_GROW_MAP, BATCH_ISOLATE };
@@ -295,15 +300,17 @@ static enum batch_result run_batch_once(store *st, wjob *batch, int nested, int 
     for (wjob *j = batch; j; j = j->next) {
         wctx ctx = {.st = st, .txn = txn, .now = now, .job = j};
         uint64_t w0 = writes_noted;
-        int r = nested ? run_nested(st, txn, &ctx) : j->run(j, &ctx);
+        int r = nested ? run_nested(&ctx) : j->run(j, &ctx);
         if (r == PM_E_MAP_FULL) {
             mdb_txn_abort(txn);
             return BATCH_GROW_MAP;
         }
         /* undone alone only in a nested transaction: a failure after writing, or one of
-         * LMDB's own (a failed read leaves the transaction unusable) */
+         * LMDB's own (a failed read leaves the transaction unusable, whatever error the
+         * job made of it) */
         if (r && !nested &&
-            (writes_noted != w0 || r == PM_E_STORAGE || r == PM_E_INTERNAL || r == PM_E_NOMEM)) {
+            (writes_noted != w0 || r == PM_E_STORAGE || r == PM_E_INTERNAL || r == PM_E_NOMEM ||
+             txn_unusable(st, txn))) {
             mdb_txn_abort(txn);
             return BATCH_ISOLATE;
         }
