@@ -711,7 +711,8 @@ static int close_day(struct req *r, wctx *ctx, MDB_txn *txn, const char *locatio
                 (rc = appt_event(r, ctx, "no_show", a, NULL)))
                 break;
         }
-        a->patient_name = (char *)sched_patient_name(txn, a->patient_mrn, &r->arena);
+        if (!*a->patient_name) /* appt_event filled it when it made the no-show */
+            a->patient_name = (char *)sched_patient_name(txn, a->patient_mrn, &r->arena);
         out->appointments[out->n_appointments++] = a;
     }
     free(sp);

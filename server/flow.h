@@ -21,7 +21,6 @@ int flow_walk_in(struct req *r, wctx *ctx);
 int flow_close_day(struct req *r, wctx *ctx);
 int flow_get(struct req *r, MDB_txn *txn);
 int flow_get_board(struct req *r, MDB_txn *txn);
-/* Writer: the location's board as it stands now, as an event on board/<location>. */
 /* Notes that the write r changes location's board today: flow_boards_flush then sends the
  * board's new state once, after everything the handler changed. */
 int flow_board_event(struct req *r, wctx *ctx, const char *location);

@@ -267,19 +267,16 @@ int appt_event(struct req *r, wctx *ctx, const char *action, Pm__Appointment *a,
     for (size_t i = 0; i < nt; i++)
         tp[i] = topics[i];
     int rc = req_event(r, ctx, tp, nt, ev);
-    /* today's changes move the waiting room's estimates: each board touched, once */
+    /* today's changes move the waiting room's estimates (flow_board_event sends each
+     * board touched once) */
     char today[11], d[11];
-    const char *boards[2];
-    size_t nb = 0;
     pm_local_date(sched_now(), today);
-    for (int which = 0; which < (before ? 2 : 1); which++) {
+    for (int which = 0; rc == PM_OK && which < (before ? 2 : 1); which++) {
         const Pm__Appointment *x = which ? before : a;
         pm_local_date(x->start, d);
-        if (strcmp(d, today) == 0 && *x->location && !(nb && strcmp(boards[0], x->location) == 0))
-            boards[nb++] = x->location;
+        if (strcmp(d, today) == 0 && *x->location)
+            rc = flow_board_event(r, ctx, x->location);
     }
-    for (size_t i = 0; rc == PM_OK && i < nb; i++)
-        rc = flow_board_event(r, ctx, boards[i]);
     return rc;
 }
 
@@ -810,7 +807,7 @@ static int book_series(struct req *r, wctx *ctx, const Pm__Book *b, booking *pro
         if (!o)
             return PM_E_NOMEM;
         rc = booking_check(r, ctx->txn, &bk);
-        if (rc == PM_E_NOMEM || rc == PM_E_MAP_FULL || rc == PM_E_STORAGE)
+        if (sched_storage_error(rc))
             return rc;
         if (rc) {
             o->conflict = occurrence_error(r);
@@ -843,7 +840,7 @@ static int book_series(struct req *r, wctx *ctx, const Pm__Book *b, booking *pro
         bk.end = starts[i] + dur;
         /* checked again: an earlier occurrence of this series may be in the way now */
         rc = booking_check(r, ctx->txn, &bk);
-        if (rc == PM_E_NOMEM || rc == PM_E_MAP_FULL || rc == PM_E_STORAGE)
+        if (sched_storage_error(rc))
             return rc;
         if (rc) {
             o->conflict = occurrence_error(r);
@@ -1016,7 +1013,7 @@ static int move_members(struct req *r, wctx *ctx, const Pm__Move *m, Pm__Appoint
         if (sr && !oc)
             return PM_E_NOMEM;
         rc = booking_check(r, txn, &plan[i]);
-        if (rc == PM_E_NOMEM || rc == PM_E_MAP_FULL || rc == PM_E_STORAGE || (rc && !sr))
+        if (sched_storage_error(rc) || (rc && !sr))
             return rc;
         if (rc) {
             oc->conflict = occurrence_error(r);
@@ -1040,7 +1037,7 @@ static int move_members(struct req *r, wctx *ctx, const Pm__Move *m, Pm__Appoint
             if (!placed[i])
                 continue;
             rc = booking_check(r, txn, &plan[i]);
-            if (rc == PM_E_NOMEM || rc == PM_E_MAP_FULL || rc == PM_E_STORAGE)
+            if (sched_storage_error(rc))
                 return rc;
             if (!rc)
                 continue;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "pm_err.h"
 #include "practiced.pb-c.h"
 #include "store.h"
 
@@ -132,6 +133,12 @@ int sched_hold(struct req *r, wctx *ctx, const char *mrn, const char *provider, 
                const char *location, time_t start, uint64_t offer, Pm__Appointment **out);
 /* A slot of a provider came free (cancel, move, no-show): offer it to the waitlist.
  * Fails only when storage does. */
+/* Errors that are about the storage, not the data: a check that meets one stops there
+ * instead of reporting a conflict and going on. */
+static inline int sched_storage_error(int rc)
+{
+    return rc == PM_E_NOMEM || rc == PM_E_MAP_FULL || rc == PM_E_STORAGE || rc == PM_E_INTERNAL;
+}
 int waitlist_slot_freed(struct req *r, wctx *ctx, const char *provider, time_t start, time_t end);
 /* Maintenance: forgets which entries were offered slots that are a day past (at most max
  * of them); *removed says how many. */

@@ -116,12 +116,6 @@ static int offer_event(struct req *r, wctx *ctx, Pm__Offer *o)
     return req_event(r, ctx, topics, 2, ev);
 }
 
-/* Errors that are about the data, not the storage: the search goes on. */
-static int storage_error(int rc)
-{
-    return rc == PM_E_NOMEM || rc == PM_E_MAP_FULL || rc == PM_E_STORAGE || rc == PM_E_INTERNAL;
-}
-
 /* ---- offering ---- */
 
 static int entry_matches(MDB_txn *txn, pm_arena *a, const Pm__WaitlistEntry *e,
@@ -246,7 +240,7 @@ static int offer_slot(struct req *r, wctx *ctx, const char *provider, time_t sta
                 return rc;
             Pm__Appointment *held;
             rc = sched_hold(r, ctx, e->patient_mrn, provider, vt, "", start, oid, &held);
-            if (rc && storage_error(rc))
+            if (rc && sched_storage_error(rc))
                 return rc;
             if (rc) { /* this patient cannot take it (busy then...): the next entry */
                 req_clear_error(r);
