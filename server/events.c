@@ -251,7 +251,7 @@ int events_expire(wctx *ctx, uint64_t before, unsigned max, unsigned *removed)
     MDB_dbi dbi = store_dbi(ctx->st, DB_EVENTS);
     struct expiry x = {before, 0};
     store_last_u64(ctx->txn, dbi, &x.last);
-    return store_sweep(ctx->txn, dbi, max, UINT_MAX, expiring, &x, removed);
+    return store_sweep(ctx->txn, dbi, max, UINT_MAX, NULL, expiring, &x, removed);
 }
 
 /* ---- loop side ---- */

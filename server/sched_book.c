@@ -1210,9 +1210,10 @@ int sched_move(struct req *r, wctx *ctx)
                                           (unsigned long long)a->id, conflicts, n);
         return PM_OK;
     }
-    r->audit_detail = pm_arena_printf(
-        &r->arena, "appointment %llu moved%s", (unsigned long long)a->id,
-        n > 1 ? pm_arena_printf(&r->arena, " with %zu of its series", n - 1 - conflicts) : "");
+    r->audit_detail =
+        n > 1 ? pm_arena_printf(&r->arena, "appointment %llu's series: %zu of %zu moved",
+                                (unsigned long long)a->id, n - conflicts, n)
+              : pm_arena_printf(&r->arena, "appointment %llu moved", (unsigned long long)a->id);
     if (sr) {
         sr->series_id = a->series_id;
         sr->applied = 1;

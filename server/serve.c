@@ -180,12 +180,12 @@ static int maint_run(wjob *j, wctx *ctx)
     m->idem_removed = m->events_removed = m->sessions_removed = m->slots_removed = 0;
     int rc;
     if ((rc = store_sweep(ctx->txn, store_dbi(ctx->st, DB_IDEM_TIME), MAINTENANCE_MAX, UINT_MAX,
-                          idem_old, m, &m->idem_removed)) ||
+                          NULL, idem_old, m, &m->idem_removed)) ||
         (rc = events_expire(ctx, m->events_before, MAINTENANCE_MAX, &m->events_removed)) ||
         (rc = waitlist_forget_slots(ctx, MAINTENANCE_MAX, &m->slots_removed)))
         return rc;
-    return store_sweep(ctx->txn, store_dbi(ctx->st, DB_SESSIONS), UINT_MAX, UINT_MAX, session_over,
-                       m, &m->sessions_removed);
+    return store_sweep(ctx->txn, store_dbi(ctx->st, DB_SESSIONS), UINT_MAX, UINT_MAX, NULL,
+                       session_over, m, &m->sessions_removed);
 }
 
 static void maint_done(wjob *j)

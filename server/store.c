@@ -536,7 +536,7 @@ int store_reserve(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, size_
     return pm_err_from_mdb(rc);
 }
 
-int store_sweep(MDB_txn *txn, MDB_dbi dbi, unsigned max, unsigned max_read,
+int store_sweep(MDB_txn *txn, MDB_dbi dbi, unsigned max, unsigned max_read, store_sweep_pos *pos,
                 int (*judge)(const MDB_val *k, const MDB_val *v, void *arg, enum store_sweep *what),
                 void *arg, unsigned *removed)
 {
@@ -545,10 +545,12 @@ int store_sweep(MDB_txn *txn, MDB_dbi dbi, unsigned max, unsigned max_read,
     int rc = mdb_cursor_open(txn, dbi, &cur);
     if (rc)
         return pm_err_from_mdb(rc);
-    MDB_val k, v;
+    MDB_val k = {pos ? pos->len : 0, pos ? pos->key : NULL}, v;
     int err = PM_OK;
     unsigned read = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && *removed < max && read < max_read;
+    rc = k.mv_size ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+                   : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; rc == 0 && *removed < max && read < max_read;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), read++) {
         enum store_sweep what = SWEEP_KEEP;
         if ((err = judge(&k, &v, arg, &what)) || what == SWEEP_STOP)
@@ -559,6 +561,10 @@ int store_sweep(MDB_txn *txn, MDB_dbi dbi, unsigned max, unsigned max_read,
             (*removed)++;
         }
     }
+    if (pos) /* stopped early: on from this key next time; at the end: from the start */
+        pos->len = rc == 0 && k.mv_size <= sizeof pos->key ? k.mv_size : 0;
+    if (pos && pos->len)
+        memcpy(pos->key, k.mv_data, pos->len);
     mdb_cursor_close(cur);
     if (err)
         return err;

@@ -154,10 +154,16 @@ int store_reserve(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, size_
 int store_cursor_del(MDB_cursor *cur);
 /* What a sweep does with an entry. */
 enum store_sweep { SWEEP_KEEP, SWEEP_DELETE, SWEEP_STOP };
-/* Goes through dbi from its first key, deleting the entries judge says to, until judge
- * says stop, max are deleted or max_read are read; *removed says how many went. judge
- * may write elsewhere (through the helpers) and return an error, which ends the sweep. */
-int store_sweep(MDB_txn *txn, MDB_dbi dbi, unsigned max, unsigned max_read,
+/* Where a sweep that stopped at max_read goes on from next time ("" from the start). */
+typedef struct store_sweep_pos {
+    uint8_t key[128];
+    size_t len;
+} store_sweep_pos;
+/* Goes through dbi from its first key (or from pos, when given), deleting the entries
+ * judge says to, until judge says stop, max are deleted or max_read are read; *removed
+ * says how many went, and pos where to go on. judge may write elsewhere (through the
+ * helpers) and return an error, which ends the sweep. */
+int store_sweep(MDB_txn *txn, MDB_dbi dbi, unsigned max, unsigned max_read, store_sweep_pos *pos,
                 int (*judge)(const MDB_val *k, const MDB_val *v, void *arg, enum store_sweep *what),
                 void *arg, unsigned *removed);
 /* A transaction of the job's own inside ctx->txn, for work it may take back: what it

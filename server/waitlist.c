@@ -269,9 +269,11 @@ int waitlist_forget_slots(wctx *ctx, unsigned max, unsigned *removed)
 {
     /* A record of an offered slot only keeps the slot from going to the same entry twice;
      * a day after the slot it has nothing left to do. The records are in provider order,
-     * not by time: the reading is bounded too. */
+     * not by time: the reading is bounded, and goes on next time where it stopped (the
+     * writer thread is the only one here). */
+    static store_sweep_pos pos;
     uint64_t before = (uint64_t)(sched_now() - 86400);
-    return store_sweep(ctx->txn, store_dbi(ctx->st, DB_OFFER_SLOT), max, 8 * max, slot_past,
+    return store_sweep(ctx->txn, store_dbi(ctx->st, DB_OFFER_SLOT), max, 8 * max, &pos, slot_past,
                        &before, removed);
 }
 
