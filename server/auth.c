@@ -12,6 +12,7 @@
 
 #include <argon2.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #define SESSION_BUCKETS 1024
@@ -1053,6 +1054,17 @@ void accounts_reset_password(req *r)
     acct_hash_secret(r, as, reset_hashed);
 }
 
+/* A stored session of the account *arg. */
+static int session_of(const MDB_val *k, const MDB_val *v, void *arg, enum store_sweep *what)
+{
+    (void)k;
+    Pm__StoredSession *ss = pm__stored_session__unpack(NULL, v->mv_size, v->mv_data);
+    *what = ss && ss->account_id == *(const uint64_t *)arg ? SWEEP_DELETE : SWEEP_KEEP;
+    if (ss)
+        pm__stored_session__free_unpacked(ss, NULL);
+    return PM_OK;
+}
+
 static int disable_write(req *r, wctx *ctx)
 {
     acct_state *as = r->ext;
@@ -1072,22 +1084,10 @@ static int disable_write(req *r, wctx *ctx)
         return rc;
     if (as->disabled) {
         /* Its stored sessions go too, so a restart does not bring them back. */
-        MDB_cursor *cur;
-        if ((rc = mdb_cursor_open(ctx->txn, store_dbi(ctx->st, DB_SESSIONS), &cur)))
-            return pm_err_from_mdb(rc);
-        MDB_val k, v;
-        for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
-             g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            Pm__StoredSession *ss = pm__stored_session__unpack(NULL, v.mv_size, v.mv_data);
-            int mine = ss && ss->account_id == sa->account->id;
-            if (ss)
-                pm__stored_session__free_unpacked(ss, NULL);
-            if (mine && (rc = store_cursor_del(cur))) {
-                mdb_cursor_close(cur);
-                return rc;
-            }
-        }
-        mdb_cursor_close(cur);
+        unsigned gone;
+        if ((rc = store_sweep(ctx->txn, store_dbi(ctx->st, DB_SESSIONS), UINT_MAX, UINT_MAX, NULL,
+                              session_of, &sa->account->id, &gone)))
+            return rc;
         as->account_id = sa->account->id;
         as->end_reason = "account disabled";
     }
