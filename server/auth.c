@@ -11,8 +11,8 @@
 #include "server.h"
 
 #include <argon2.h>
-#include <stdlib.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define SESSION_BUCKETS 1024
