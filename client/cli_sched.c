@@ -453,12 +453,17 @@ void sched_status_text(const Pm__Appointment *a, char *buf, size_t n)
     }
 }
 
+void sched_patient_text(const char *name, const char *mrn, char *buf, size_t n)
+{
+    if (*name)
+        snprintf(buf, n, "%s (%s)", name, mrn);
+    else
+        snprintf(buf, n, "%s", mrn);
+}
+
 static void patient_text(const Pm__Appointment *a, char *buf, size_t n)
 {
-    if (*a->patient_name)
-        snprintf(buf, n, "%s (%s)", a->patient_name, a->patient_mrn);
-    else
-        snprintf(buf, n, "%s", a->patient_mrn);
+    sched_patient_text(a->patient_name, a->patient_mrn, buf, n);
 }
 
 void cp_appointment(FILE *f, const sched_names *n, const Pm__Appointment *a)

@@ -106,4 +106,7 @@ const char *sched_field_option(const char *field);
 /* Columns to fill: --width, else the terminal's (TIOCGWINSZ, COLUMNS), else 80. */
 int sched_term_width(int given);
 
+/* "Name (MRN)", or the MRN alone when the name is not known. */
+void sched_patient_text(const char *name, const char *mrn, char *buf, size_t n);
+
 #endif

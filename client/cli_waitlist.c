@@ -50,14 +50,6 @@ static void list_text(char **v, size_t n, const char *none, char *buf, size_t le
         snprintf(buf, len, "%s", none);
 }
 
-static void patient_of(const char *name, const char *mrn, char *buf, size_t n)
-{
-    if (*name)
-        snprintf(buf, n, "%s (%s)", name, mrn);
-    else
-        snprintf(buf, n, "%s", mrn);
-}
-
 /* "answer within 12 min", "expired" */
 static void time_left(const Pm__Offer *o, char *buf, size_t n)
 {
@@ -75,7 +67,7 @@ static void time_left(const Pm__Offer *o, char *buf, size_t n)
 static void offer_line(const sched_names *n, const Pm__Offer *o, char *buf, size_t len)
 {
     char who[200], when[64], left[48];
-    patient_of(o->patient_name, o->patient_mrn, who, sizeof who);
+    sched_patient_text(o->patient_name, o->patient_mrn, who, sizeof who);
     sched_span(o->start, o->end, when, sizeof when);
     time_left(o, left, sizeof left);
     if (o->status == PM__OFFER_STATUS__OPEN)
@@ -176,7 +168,7 @@ static int cmd_add(cli *c, int argc, char **argv)
     } else if (rc == CLI_EXIT_OK) {
         const Pm__WaitlistEntry *got = resp->waitlist_ok->entry;
         char who[200], window[96];
-        patient_of(got->patient_name, got->patient_mrn, who, sizeof who);
+        sched_patient_text(got->patient_name, got->patient_mrn, who, sizeof who);
         window_text(got, window, sizeof window);
         printf("Waitlist entry %llu: %s for %s, %s (%s).\n", (unsigned long long)got->id, who,
                got->visit_type, window, sched_waitlist_word(got->status));
@@ -213,7 +205,7 @@ static int print_waitlist(cli *c, const sched_names *n, const Pm__Waitlist *wl)
             const Pm__WaitlistEntry *w = wl->entries[i];
             char id[24], who[200], provs[256], window[96], prio[16];
             snprintf(id, sizeof id, "%llu", (unsigned long long)w->id);
-            patient_of(w->patient_name, w->patient_mrn, who, sizeof who);
+            sched_patient_text(w->patient_name, w->patient_mrn, who, sizeof who);
             list_text(w->providers, w->n_providers, "any", provs, sizeof provs);
             window_text(w, window, sizeof window);
             snprintf(prio, sizeof prio, "%u", w->priority);
@@ -236,7 +228,7 @@ static int print_waitlist(cli *c, const sched_names *n, const Pm__Waitlist *wl)
         const Pm__Offer *o = wl->offers[i];
         char id[24], who[200], when[64], left[48], appt[24] = "";
         snprintf(id, sizeof id, "%llu", (unsigned long long)o->id);
-        patient_of(o->patient_name, o->patient_mrn, who, sizeof who);
+        sched_patient_text(o->patient_name, o->patient_mrn, who, sizeof who);
         sched_span(o->start, o->end, when, sizeof when);
         time_left(o, left, sizeof left);
         if (o->appointment_id)
@@ -521,8 +513,7 @@ static int follow(cli *c, watcher *w)
         fprintf(stderr, "%s: connection lost (%s); reconnecting\n", c->name, pm_strerror(n));
         int rc;
         while (!stop_watching && (rc = pc_reconnect(c->pc)) != PM_OK) {
-            if (rc != PM_E_CONNECT && rc != PM_E_TIMEOUT && rc != PM_E_CLOSED && rc != PM_E_TLS &&
-                rc != PM_E_IO && rc != PM_E_SHUTTING_DOWN)
+            if (!pc_transport_error(rc) && rc != PM_E_SHUTTING_DOWN)
                 return cli_fail_call(c, rc);
             struct timespec ts = {backoff / 1000, (long)(backoff % 1000) * 1000000L};
             nanosleep(&ts, NULL);

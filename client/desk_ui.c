@@ -256,15 +256,24 @@ static void step(desk *d, int action)
         desk_net_step(d, a, action, NULL, NULL);
 }
 
-static void room_picked(desk *d, int ok)
+/* The step on the appointment a pick was opened for, with what was picked as its room
+ * (TO_ROOM) or as who sees them (SEE). */
+static void picked_step(desk *d, int action)
 {
-    (void)ok;
     const desk_appt *a = dm_find(&d->m, d->wz.appt);
+    const char *id = d->wz.picked.id;
     if (!a)
         desk_say(d, 1, "That appointment is no longer on this day");
     else
-        desk_net_step(d, a, PM__FLOW_ACTION__TO_ROOM, d->wz.picked.id, NULL);
+        desk_net_step(d, a, action, action == PM__FLOW_ACTION__TO_ROOM ? id : NULL,
+                      action == PM__FLOW_ACTION__SEE ? id : NULL);
     end_wizard(d);
+}
+
+static void room_picked(desk *d, int ok)
+{
+    (void)ok;
+    picked_step(d, PM__FLOW_ACTION__TO_ROOM);
 }
 
 /* Who is in the room now, or NULL. */
@@ -420,12 +429,7 @@ static void choose_walk_in_provider(desk *d)
 static void seer_picked(desk *d, int ok)
 {
     (void)ok;
-    const desk_appt *a = dm_find(&d->m, d->wz.appt);
-    if (!a)
-        desk_say(d, 1, "That appointment is no longer on this day");
-    else
-        desk_net_step(d, a, PM__FLOW_ACTION__SEE, NULL, d->wz.picked.id);
-    end_wizard(d);
+    picked_step(d, PM__FLOW_ACTION__SEE);
 }
 
 /* With the provider: a walk-in for anyone is asked who sees them first ("whoever is free

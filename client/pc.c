@@ -689,7 +689,7 @@ int pc_connect(pc_client *c)
     mbedtls_ssl_session_init(&c->saved);
     c->have_saved = mbedtls_ssl_get_session(&c->ssl, &c->saved) == 0;
     rc = hello_and_resume(c);
-    if (rc && (rc == PM_E_CLOSED || rc == PM_E_TIMEOUT || rc == PM_E_IO || rc == PM_E_PROTOCOL))
+    if (pc_transport_error(rc) || rc == PM_E_PROTOCOL)
         pc_close(c);
     return rc;
 }
