@@ -328,6 +328,25 @@ static void check_output(conn *c)
  * screens for an hour does not keep their 350 MB after they left. */
 #define TRIM_MIN_PEAK 256
 
+/* Handing the freed pages back walks the whole heap: on the thread pool, not the loop. */
+static struct {
+    uv_work_t w;
+    int busy;
+} trim;
+
+static void trim_run(uv_work_t *w)
+{
+    (void)w;
+    malloc_trim(0);
+}
+
+static void trim_done(uv_work_t *w, int status)
+{
+    (void)w;
+    (void)status;
+    trim.busy = 0;
+}
+
 void net_tick(void)
 {
     static uint64_t peak;
@@ -340,8 +359,9 @@ void net_tick(void)
      * END_GRACE_MS after it left srv.nconns */
     if (conns_allocated > peak)
         peak = conns_allocated;
-    if (peak >= TRIM_MIN_PEAK && conns_allocated < peak / 2) {
-        malloc_trim(0);
+    if (peak >= TRIM_MIN_PEAK && conns_allocated < peak / 2 && !trim.busy &&
+        uv_queue_work(srv.loop, &trim.w, trim_run, trim_done) == 0) {
+        trim.busy = 1;
         peak = conns_allocated;
     }
 }
