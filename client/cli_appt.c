@@ -275,11 +275,8 @@ static int print_slots(cli *c, const sched_names *n, const char *visit_type, con
         const char *row[4] = {num, when, sched_provider_name(n, s->provider), where};
         bad = cp_table_row(&t, row);
     }
-    if (!bad)
-        cp_table_print(&t, stdout);
-    cp_table_free(&t);
-    if (bad)
-        return cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
+    if ((bad = cli_print_table(c, &t, bad)))
+        return bad;
     printf("Book one: practice book MRN %s --slot N\n", visit_type);
     return CLI_EXIT_OK;
 }
@@ -689,10 +686,7 @@ static int print_appointments(cli *c, const sched_names *n, const Pm__Appointmen
     int bad = cp_table_init(&t, SCHED_APPT_COLS, sched_appt_header);
     for (size_t i = 0; !bad && i < al->n_appointments; i++)
         bad = sched_appt_row(&t, n, al->appointments[i]);
-    if (!bad)
-        cp_table_print(&t, stdout);
-    cp_table_free(&t);
-    return bad ? cli_fail(c, PM_E_NOMEM, NULL, "out of memory") : CLI_EXIT_OK;
+    return cli_print_table(c, &t, bad);
 }
 
 static int cmd_appts(cli *c, int argc, char **argv)

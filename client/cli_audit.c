@@ -292,10 +292,7 @@ static int print_stats(cli *c, const Pm__Stats *s)
         const char *cells[8] = {st->op, count, errors, p50, p99, max, h50, h99};
         bad = cp_table_row(&t, cells);
     }
-    if (!bad)
-        cp_table_print(&t, stdout);
-    cp_table_free(&t);
-    return bad ? cli_fail(c, PM_E_NOMEM, NULL, "out of memory") : CLI_EXIT_OK;
+    return cli_print_table(c, &t, bad);
 }
 
 static int cmd_stats(cli *c, int argc, char **argv)

@@ -412,11 +412,7 @@ static int cmd_template_list(cli *c, int argc, char **argv)
                 nb,     hours};
             bad = cp_table_row(&t, row);
         }
-        if (!bad)
-            cp_table_print(&t, stdout);
-        cp_table_free(&t);
-        if (bad)
-            rc = cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
+        rc = cli_print_table(c, &t, bad);
     }
     pm_arena_free(&a);
     return rc;
@@ -634,11 +630,7 @@ static int cmd_exception_list(cli *c, int argc, char **argv)
             const char *row[5] = {id, x->provider, when, sched_kind_word(x->kind), x->reason};
             bad = cp_table_row(&t, row);
         }
-        if (!bad)
-            cp_table_print(&t, stdout);
-        cp_table_free(&t);
-        if (bad)
-            rc = cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
+        rc = cli_print_table(c, &t, bad);
     }
     pm_arena_free(&a);
     return rc;
@@ -817,11 +809,7 @@ static int cmd_holiday_list(cli *c, int argc, char **argv)
             const char *row[3] = {day, h->name, *h->location ? h->location : "every location"};
             bad = cp_table_row(&t, row);
         }
-        if (!bad)
-            cp_table_print(&t, stdout);
-        cp_table_free(&t);
-        if (bad)
-            rc = cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
+        rc = cli_print_table(c, &t, bad);
     }
     pm_arena_free(&a);
     return rc;

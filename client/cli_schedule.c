@@ -704,11 +704,8 @@ static int print_list(cli *c, const sched_names *n, const sched_args *s, Pm__Sch
         int bad = cp_table_init(&t, SCHED_APPT_COLS, sched_appt_header);
         for (size_t k = 0; !bad && k < d->n_appointments; k++)
             bad = sched_appt_row(&t, n, d->appointments[k]);
-        if (!bad)
-            cp_table_print(&t, stdout);
-        cp_table_free(&t);
-        if (bad)
-            return cli_fail(c, PM_E_NOMEM, NULL, "out of memory");
+        if ((bad = cli_print_table(c, &t, bad)))
+            return bad;
     }
     return CLI_EXIT_OK;
 }
