@@ -578,8 +578,10 @@ static int write_run(wjob *j, wctx *ctx)
     req *r = (req *)j;
     reset_output(r);
     if (r->write_runs++ && r->frame) {
-        /* Redone after the map grew: from the request as it came, not as the first run
-         * left it (handlers fill in versions and ids on it). */
+        /* Run again (the map grew, or the batch went nested after a job failed after
+         * writing): from the request as it came, not as the first run left it (handlers
+         * fill in versions and ids on it). What a handler keeps in r->ext it reads from
+         * the store again each run (login_write, close_all_run). */
         r->env = pm_frame_decode(&r->arena, r->frame, r->frame_len);
         if (!r->env)
             return PM_E_NOMEM;
