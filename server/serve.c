@@ -188,10 +188,17 @@ static int maint_run(wjob *j, wctx *ctx)
                        session_over, m, &m->sessions_removed);
 }
 
+static void maintenance(void);
+
 static void maint_done(wjob *j)
 {
     maint_job *m = (maint_job *)j;
+    int more = 0;
     if (j->committed && j->status == PM_OK) {
+        /* a sweep that stopped at its limit left more: another batch goes on at once
+         * (behind whatever else is queued for the writer) */
+        more = m->idem_removed == MAINTENANCE_MAX || m->events_removed == MAINTENANCE_MAX ||
+               m->slots_removed == MAINTENANCE_MAX;
         if (m->idem_removed || m->events_removed || m->sessions_removed || m->slots_removed)
             pm_debug("maintenance: forgot %u request keys, %u events, %u sessions, %u offered "
                      "slots",
@@ -200,6 +207,8 @@ static void maint_done(wjob *j)
         pm_warn("maintenance: %s", pm_strerror(j->status));
     }
     free(m);
+    if (more && !srv.stopping)
+        maintenance();
 }
 
 static void maintenance(void)
