@@ -37,23 +37,28 @@ static void entry_hash(Pm__AuditEntry *e, uint8_t out[32])
     e->hash = saved;
 }
 
-/* Index key: name, 0, number (a seq, or a block of seqs). Only written if absent, so a
- * block already marked costs a lookup and no page. */
-static int index_put(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t num)
+#define NAME_MAX_LEN 400 /* of a record or username in an index key */
+
+/* An index key's start: the name, 0, and in DB_RECORDS the kind of an audit entry. */
+static size_t index_prefix(uint8_t *k, enum store_db db, const char *name)
 {
-    size_t n = strlen(name);
-    if (n == 0)
+    return store_name_prefix(k, name, NAME_MAX_LEN, db == DB_RECORDS ? REC_AUDIT : 0);
+}
+
+/* Index key: the prefix, then a number (a seq, or a block of seqs). Only written if absent,
+ * so a block already marked costs a lookup and no page. */
+static int index_put(MDB_txn *txn, store *st, enum store_db db, const char *name, uint64_t num)
+{
+    if (!*name)
         return PM_OK;
-    if (n > 400)
-        n = 400;
-    uint8_t key[512];
-    memcpy(key, name, n);
-    key[n] = 0;
-    pm_put_u64(key + n + 1, num);
-    MDB_val k = {n + 9, key}, v;
+    uint8_t key[NAME_MAX_LEN + 10];
+    size_t n = index_prefix(key, db, name);
+    pm_put_u64(key + n, num);
+    MDB_dbi dbi = store_dbi(st, db);
+    MDB_val k = {n + 8, key}, v;
     if (mdb_get(txn, dbi, &k, &v) == 0)
         return PM_OK;
-    return store_put(txn, dbi, key, n + 9, "", 0);
+    return store_put(txn, dbi, key, n + 8, "", 0);
 }
 
 int audit_append(MDB_txn *txn, store *st, const audit_info *ai)
@@ -105,12 +110,12 @@ int audit_append(MDB_txn *txn, store *st, const audit_info *ai)
     pm_put_u64(k, e.seq);
     rc = store_append_pb(txn, dbi, k, 8, &e.base);
     if (rc == PM_OK)
-        rc = index_put(txn, store_dbi(st, DB_AUDIT_REC), e.record, e.seq);
+        rc = index_put(txn, st, DB_RECORDS, e.record, e.seq);
     if (rc == PM_OK)
-        rc = index_put(txn, store_dbi(st, DB_AUDIT_USER), e.username, e.seq / AUDIT_USER_BLOCK);
+        rc = index_put(txn, st, DB_AUDIT_USER, e.username, e.seq / AUDIT_USER_BLOCK);
     for (size_t i = 0; rc == PM_OK && i < ai->nalso; i++)
         if (strcmp(ai->also[i], e.record) != 0)
-            rc = index_put(txn, store_dbi(st, DB_AUDIT_REC), ai->also[i], e.seq);
+            rc = index_put(txn, st, DB_RECORDS, ai->also[i], e.seq);
     return rc;
 }
 
@@ -196,8 +201,8 @@ static int entry_ok(const Pm__AuditEntry *e, const Pm__QueryAudit *q)
  * seqs (unit 1) or blocks of AUDIT_USER_BLOCK seqs, each expanded in turn. */
 typedef struct seq_iter {
     MDB_cursor *cur;
-    const char *prefix; /* NULL: the log itself */
-    size_t plen;
+    size_t plen; /* of prefix, the index keys' start; 0: the log itself */
+    uint8_t prefix[NAME_MAX_LEN + 2];
     uint64_t unit;
     int desc;
     int started;
@@ -214,15 +219,14 @@ static int index_next(seq_iter *it, uint64_t *num)
     int rc;
     if (!it->started) {
         it->started = 1;
-        uint8_t key[512];
+        uint8_t key[NAME_MAX_LEN + 10];
         size_t klen;
         uint64_t start = it->desc ? (it->before ? (it->before - 1) / it->unit + 1 : UINT64_MAX)
                                   : it->from / it->unit;
-        if (it->prefix) {
+        if (it->plen) {
             memcpy(key, it->prefix, it->plen);
-            key[it->plen] = 0;
-            pm_put_u64(key + it->plen + 1, start);
-            klen = it->plen + 9;
+            pm_put_u64(key + it->plen, start);
+            klen = it->plen + 8;
         } else {
             pm_put_u64(key, start);
             klen = 8;
@@ -237,11 +241,10 @@ static int index_next(seq_iter *it, uint64_t *num)
     }
     if (rc)
         return 0;
-    if (it->prefix) {
-        if (k.mv_size != it->plen + 9 || memcmp(k.mv_data, it->prefix, it->plen) != 0 ||
-            ((uint8_t *)k.mv_data)[it->plen] != 0)
+    if (it->plen) {
+        if (k.mv_size != it->plen + 8 || memcmp(k.mv_data, it->prefix, it->plen) != 0)
             return 0;
-        *num = pm_get_u64((uint8_t *)k.mv_data + it->plen + 1);
+        *num = pm_get_u64((uint8_t *)k.mv_data + it->plen);
     } else {
         if (k.mv_size != 8)
             return 0;
@@ -306,19 +309,15 @@ int audit_query(req *r, MDB_txn *txn)
     if (rc)
         return rc;
     seq_iter it = {.unit = 1, .last = last};
-    MDB_dbi dbi = store_dbi(st, DB_AUDIT);
-    if (*q->mrn) {
-        it.prefix = q->mrn;
-        dbi = store_dbi(st, DB_AUDIT_REC);
-    } else if (*q->username) {
-        it.prefix = q->username;
-        it.unit = AUDIT_USER_BLOCK;
-        dbi = store_dbi(st, DB_AUDIT_USER);
+    enum store_db db = *q->mrn ? DB_RECORDS : *q->username ? DB_AUDIT_USER : DB_AUDIT;
+    if (db != DB_AUDIT) {
+        const char *name = *q->mrn ? q->mrn : q->username;
+        if (strlen(name) > NAME_MAX_LEN)
+            return req_fail(r, PM_E_INVALID_ARGUMENT, *q->mrn ? "mrn" : "username", "too long");
+        it.plen = index_prefix(it.prefix, db, name);
+        if (db == DB_AUDIT_USER)
+            it.unit = AUDIT_USER_BLOCK;
     }
-    it.plen = it.prefix ? strlen(it.prefix) : 0;
-    if (it.plen > 400)
-        return req_fail(r, PM_E_INVALID_ARGUMENT, it.prefix == q->mrn ? "mrn" : "username",
-                        "too long");
     it.desc = q->newest;
     it.from = q->after_seq + 1;
     it.before = q->before_seq;
@@ -327,7 +326,7 @@ int audit_query(req *r, MDB_txn *txn)
         if (s > it.from)
             it.from = s;
     }
-    rc = mdb_cursor_open(txn, dbi, &it.cur);
+    rc = mdb_cursor_open(txn, store_dbi(st, db), &it.cur);
     if (rc)
         return pm_err_from_mdb(rc);
 

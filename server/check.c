@@ -118,13 +118,18 @@ static void check_audit_index(MDB_txn *txn, store *st, enum store_db db, uint64_
         return;
     for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
          g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        uint8_t seq[8];
-        if (k.mv_size >= 10) {
-            uint64_t n = pm_get_u64((uint8_t *)k.mv_data + k.mv_size - 8);
+        const uint8_t *p = k.mv_data, *nul = memchr(p, 0, k.mv_size);
+        int rec = db == DB_RECORDS;
+        size_t pl = nul ? (size_t)(nul - p) + 1 + (size_t)rec : k.mv_size;
+        if (rec && pl <= k.mv_size && p[pl - 1] != REC_AUDIT)
+            continue; /* another kind of record entry (sched_check sees to those) */
+        uint8_t seq[8] = {0};
+        if (k.mv_size == pl + 8) {
+            uint64_t n = pm_get_u64(p + pl);
             pm_put_u64(seq, unit == 1 ? n : (n ? n * unit : 1));
         }
         MDB_val ak = {8, seq}, av;
-        if (k.mv_size < 10 || mdb_get(txn, store_dbi(st, DB_AUDIT), &ak, &av) != 0) {
+        if (k.mv_size != pl + 8 || mdb_get(txn, store_dbi(st, DB_AUDIT), &ak, &av) != 0) {
             problem(rep, "an audit index entry points at no audit entry");
             break;
         }
@@ -187,7 +192,7 @@ int cmd_check(int argc, char **argv)
         snprintf(msg, sizeof msg, "audit hash chain broken at entry %llu", (unsigned long long)bad);
         problem(&rep, msg);
     }
-    check_audit_index(txn, st, DB_AUDIT_REC, 1, &rep);
+    check_audit_index(txn, st, DB_RECORDS, 1, &rep);
     check_audit_index(txn, st, DB_AUDIT_USER, AUDIT_USER_BLOCK, &rep);
     printf("  audit entries: %llu%s\n", (unsigned long long)audits,
            bad ? "" : " (hash chain intact)");

@@ -32,19 +32,16 @@ int appt_active(int status)
     return status != PM__APPOINTMENT_STATUS__CANCELLED && status != PM__APPOINTMENT_STATUS__NO_SHOW;
 }
 
-size_t sched_idx_key(uint8_t *k, const char *name, uint64_t start, uint64_t id)
+size_t sched_idx_key(uint8_t *k, enum store_db db, const char *name, uint64_t start, uint64_t id)
 {
-    size_t n = strlen(name);
-    if (n > 40)
-        n = 40;
-    memcpy(k, name, n);
-    k[n] = 0;
-    pm_put_u64(k + n + 1, start);
-    pm_put_u64(k + n + 9, id);
-    return n + 17;
+    size_t n = store_name_prefix(k, name, SCHED_IDX_KEY_MAX - 18, db == DB_RECORDS ? REC_APPT : 0);
+    pm_put_u64(k + n, start);
+    pm_put_u64(k + n + 8, id);
+    return n + 16;
 }
 
-/* Puts (or deletes) the appointment's entries in the four indexes. */
+/* Puts (or deletes) the appointment's entries in the four indexes (the patient's among
+ * the patient's records, beside the audit entries naming them). */
 static int appt_index(MDB_txn *txn, const Pm__Appointment *a, int put)
 {
     const struct {
@@ -52,7 +49,7 @@ static int appt_index(MDB_txn *txn, const Pm__Appointment *a, int put)
         const char *name;
     } idx[] = {
         {DB_APPT_PROV, a->provider},
-        {DB_APPT_PAT, a->patient_mrn},
+        {DB_RECORDS, a->patient_mrn},
         {DB_APPT_ROOM, a->room},
         {DB_APPT_LOC, a->location},
     };
@@ -62,8 +59,8 @@ static int appt_index(MDB_txn *txn, const Pm__Appointment *a, int put)
     for (size_t i = 0; i < PM_ARRAY_LEN(idx); i++) {
         if (!*idx[i].name)
             continue;
-        uint8_t k[64];
-        size_t kl = sched_idx_key(k, idx[i].name, (uint64_t)a->start, a->id);
+        uint8_t k[SCHED_IDX_KEY_MAX];
+        size_t kl = sched_idx_key(k, idx[i].db, idx[i].name, (uint64_t)a->start, a->id);
         MDB_dbi dbi = store_dbi(srv.st, idx[i].db);
         int rc = put ? store_put(txn, dbi, k, kl, val, sizeof val) : store_del(txn, dbi, k, kl);
         if (rc && !(rc == PM_E_NOT_FOUND && !put))
@@ -75,9 +72,9 @@ static int appt_index(MDB_txn *txn, const Pm__Appointment *a, int put)
 int appt_spans(MDB_txn *txn, enum store_db db, const char *name, time_t t0, time_t t1,
                appt_span **out, size_t *n)
 {
-    uint8_t k0[64];
+    uint8_t k0[SCHED_IDX_KEY_MAX];
     time_t from = t0 - SCHED_MAX_APPT_MIN * 60;
-    size_t kl = sched_idx_key(k0, name, (uint64_t)(from > 0 ? from : 0), 0);
+    size_t kl = sched_idx_key(k0, db, name, (uint64_t)(from > 0 ? from : 0), 0);
     size_t plen = kl - 16;
     MDB_cursor *cur;
     *out = NULL;
@@ -472,7 +469,7 @@ static int booking_check(struct req *r, MDB_txn *txn, booking *bk)
     free(sp);
 
     /* the patient: never in two places at once */
-    if ((rc = appt_spans(txn, DB_APPT_PAT, bk->patient_mrn, bk->start, bk->end, &sp, &n)))
+    if ((rc = appt_spans(txn, DB_RECORDS, bk->patient_mrn, bk->start, bk->end, &sp, &n)))
         return rc;
     n = keep_active(sp, n, bk->exclude);
     if (n) {

@@ -37,7 +37,7 @@ static const struct {
     const char *what;
 } appt_indexes[] = {
     {DB_APPT_PROV, "provider"},
-    {DB_APPT_PAT, "patient"},
+    {DB_RECORDS, "patient"},
     {DB_APPT_ROOM, "room"},
     {DB_APPT_LOC, "location"},
 };
@@ -45,7 +45,7 @@ static const struct {
 static const char *indexed_name(const Pm__Appointment *a, enum store_db db)
 {
     return db == DB_APPT_PROV   ? a->provider
-           : db == DB_APPT_PAT  ? a->patient_mrn
+           : db == DB_RECORDS   ? a->patient_mrn
            : db == DB_APPT_ROOM ? a->room
                                 : a->location;
 }
@@ -77,8 +77,8 @@ static void check_appointments(chk *c, uint64_t *count)
             const char *name = indexed_name(a, appt_indexes[i].db);
             if (!*name)
                 continue;
-            uint8_t key[64];
-            size_t kl = sched_idx_key(key, name, (uint64_t)a->start, a->id);
+            uint8_t key[SCHED_IDX_KEY_MAX];
+            size_t kl = sched_idx_key(key, appt_indexes[i].db, name, (uint64_t)a->start, a->id);
             MDB_val iv;
             if (!exists(c, appt_indexes[i].db, key, kl, &iv))
                 say(c, "appointment %llu is missing from the %s index", (unsigned long long)id,
@@ -102,13 +102,16 @@ static void check_appointment_indexes(chk *c)
             continue;
         for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
              g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            if (k.mv_size < 17) {
-                say(c, "a %s index entry is too short", appt_indexes[i].what);
+            const uint8_t *p = k.mv_data, *nul = memchr(p, 0, k.mv_size);
+            int rec = appt_indexes[i].db == DB_RECORDS;
+            size_t pl = nul ? (size_t)(nul - p) + 1 + (size_t)rec : k.mv_size;
+            if (rec && pl <= k.mv_size && p[pl - 1] != REC_APPT)
+                continue; /* another kind of the patient's records */
+            if (k.mv_size != pl + 16) {
+                say(c, "a %s index entry is malformed", appt_indexes[i].what);
                 continue;
             }
-            const uint8_t *p = k.mv_data;
-            size_t nl = k.mv_size - 17;
-            uint64_t start = pm_get_u64(p + nl + 1), id = pm_get_u64(p + nl + 9);
+            uint64_t id = pm_get_u64(p + pl + 8);
             uint8_t ak[8];
             pm_put_u64(ak, id);
             MDB_val av;
@@ -120,8 +123,10 @@ static void check_appointment_indexes(chk *c)
                     appt_indexes[i].what, (unsigned long long)id);
                 continue;
             }
-            const char *name = indexed_name(a, appt_indexes[i].db);
-            if (strlen(name) != nl || memcmp(name, p, nl) != 0 || (uint64_t)a->start != start)
+            uint8_t want[SCHED_IDX_KEY_MAX];
+            size_t wl = sched_idx_key(want, appt_indexes[i].db, indexed_name(a, appt_indexes[i].db),
+                                      (uint64_t)a->start, id);
+            if (wl != k.mv_size || memcmp(want, p, wl) != 0)
                 say(c, "the %s index files appointment %llu under the wrong %s or time",
                     appt_indexes[i].what, (unsigned long long)id, appt_indexes[i].what);
             pm__appointment__free_unpacked(a, NULL);

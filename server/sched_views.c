@@ -268,7 +268,7 @@ int sched_find_slots(struct req *r, MDB_txn *txn)
         if ((rc = avail_exceptions(txn, pcs[i].p->id, t_from, t_to, &r->arena, &pcs[i].ex,
                                    &pcs[i].nex)))
             return rc;
-    if (*mrn && (rc = appt_spans(txn, DB_APPT_PAT, mrn, t_from, t_to, &pat, &npat)))
+    if (*mrn && (rc = appt_spans(txn, DB_RECORDS, mrn, t_from, t_to, &pat, &npat)))
         return rc;
     room_day *rooms = NULL;
     size_t nrooms = 0;
@@ -524,30 +524,29 @@ int sched_patient_appointments(struct req *r, MDB_txn *txn)
     al->appointments = out;
     /* upcoming: from what is still going on now, forwards; past: backwards from now */
     time_t now = sched_now();
-    uint8_t key[64];
-    size_t ml = strlen(p->mrn);
-    memcpy(key, p->mrn, ml);
-    key[ml] = 0;
-    pm_put_u64(key + ml + 1, (uint64_t)(q->past ? now : now - SCHED_MAX_APPT_MIN * 60));
-    memset(key + ml + 9, q->past ? 0xff : 0, 8);
+    uint8_t key[SCHED_IDX_KEY_MAX];
+    size_t kl = sched_idx_key(key, DB_RECORDS, p->mrn,
+                              (uint64_t)(q->past ? now : now - SCHED_MAX_APPT_MIN * 60),
+                              q->past ? UINT64_MAX : 0);
+    size_t pl = kl - 16; /* the patient's appointments' prefix */
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, store_dbi(srv.st, DB_APPT_PAT), &cur);
+    int rc = mdb_cursor_open(txn, store_dbi(srv.st, DB_RECORDS), &cur);
     if (rc)
         return pm_err_from_mdb(rc);
-    MDB_val k = {ml + 17, key}, v;
+    MDB_val k = {kl, key}, v;
     int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     if (q->past)
         g = mdb_cursor_get(cur, &k, &v, g == 0 ? MDB_PREV : MDB_LAST);
     for (; g == 0 && al->n_appointments < limit;
          g = mdb_cursor_get(cur, &k, &v, q->past ? MDB_PREV : MDB_NEXT)) {
-        if (k.mv_size != ml + 17 || memcmp(k.mv_data, key, ml + 1) != 0 || v.mv_size < 8)
+        if (k.mv_size != kl || memcmp(k.mv_data, key, pl) != 0 || v.mv_size < 8)
             break;
-        time_t start = (time_t)pm_get_u64((uint8_t *)k.mv_data + ml + 1);
+        time_t start = (time_t)pm_get_u64((uint8_t *)k.mv_data + pl);
         time_t end = (time_t)pm_get_u64(v.mv_data);
         if (q->past ? start >= now : end <= now)
             continue;
         Pm__Appointment *a;
-        if (appt_load(txn, pm_get_u64((uint8_t *)k.mv_data + ml + 9), &r->arena, &a) != PM_OK)
+        if (appt_load(txn, pm_get_u64((uint8_t *)k.mv_data + pl + 8), &r->arena, &a) != PM_OK)
             continue;
         a->patient_name = (char *)sched_patient_name(txn, a->patient_mrn, &r->arena);
         out[al->n_appointments++] = a;

@@ -154,8 +154,11 @@ int sched_delete_appt(MDB_txn *txn, const Pm__Appointment *a);
 /* A new appointment built by the caller (walk-ins): record and indexes. */
 int sched_insert_appt(MDB_txn *txn, const Pm__Appointment *a);
 int sched_append_history(struct req *r, Pm__Appointment *a, const char *what);
-/* Index keys, for the writers and for practiced check. */
-size_t sched_idx_key(uint8_t *k, const char *name, uint64_t start, uint64_t id);
+/* Index keys, for the writers and for practiced check: an appointment index's (db is
+ * DB_APPT_PROV, DB_APPT_ROOM, DB_APPT_LOC, or DB_RECORDS for the patient's) is the name's
+ * prefix (store_name_prefix), start, id; at most SCHED_IDX_KEY_MAX bytes. */
+#define SCHED_IDX_KEY_MAX 58
+size_t sched_idx_key(uint8_t *k, enum store_db db, const char *name, uint64_t start, uint64_t id);
 size_t sched_exc_key(uint8_t *k, const char *provider, uint64_t end, uint64_t id);
 void waitlist_queue_key(uint8_t k[17], const Pm__WaitlistEntry *e);
 /* practiced check: appointments and their four indexes, exceptions, the waitlist's queue,

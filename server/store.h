@@ -1,9 +1,10 @@
 /* The store: one LMDB environment with named databases, read on the loop thread through
  * one cached read-only transaction, written only by the writer thread.
  *
- * The writer takes every job queued while the previous commit ran, runs each in its own
- * nested transaction (a failing job is rolled back alone), commits the batch with one
- * fsync, and only then hands the jobs back to the loop, in commit order. A job's answer
+ * The writer takes every job queued while the previous commit ran, runs them in one
+ * transaction (a job that fails after writing makes the batch run again with a nested
+ * transaction per job, so it is rolled back alone), commits the batch with one fsync, and
+ * only then hands the jobs back to the loop, in commit order. A job's answer
  * is therefore never released before it is durable. A batch takes at most
  * STORE_FAIR_SHARE jobs of any one connection. */
 #ifndef STORE_H
@@ -27,7 +28,9 @@ enum store_db {
     DB_PAT_DOB,    /* "YYYYMMDD" id(u64) -> "" */
     DB_PAT_PHONE,  /* digits 0 id(u64) -> "" */
     DB_AUDIT,      /* seq(u64) -> pm.AuditEntry */
-    DB_AUDIT_REC,  /* record 0 seq(u64) -> "" */
+    DB_RECORDS,    /* record 0 kind(u8) ... -> ...: what names a record (a patient's MRN), see
+                      enum rec_kind; one record's entries sit together, so what one change
+                      writes about a patient lands on one page */
     DB_AUDIT_USER, /* username 0 block(u64) -> "": the user has entries in that block */
     DB_EVENTS,     /* seq(u64) -> pm.Event */
     DB_IDEM,       /* key account(u64) -> pm.StoredAnswer */
@@ -37,7 +40,6 @@ enum store_db {
     DB_EXC_IDX,    /* provider 0 end(u64) id(u64) -> start(u64) ("" before 2026-11) */
     DB_APPTS,      /* id(u64) -> pm.Appointment */
     DB_APPT_PROV,  /* provider 0 start(u64) id(u64) -> end(u64) status(u8) */
-    DB_APPT_PAT,   /* mrn 0 start(u64) id(u64) -> end(u64) status(u8) */
     DB_APPT_ROOM,  /* room 0 start(u64) id(u64) -> end(u64) status(u8) */
     DB_APPT_LOC,   /* location 0 start(u64) id(u64) -> end(u64) status(u8) */
     DB_SERIES,     /* id(u64) -> pm.StoredSeries */
@@ -49,7 +51,18 @@ enum store_db {
     DB_COUNT
 };
 
-#define STORE_SCHEMA_VERSION 1
+/* The kinds of entry in DB_RECORDS, after the record's name and its 0. */
+enum rec_kind {
+    REC_APPT = 'a',  /* start(u64) id(u64) -> end(u64) status(u8): the patient's appointments */
+    REC_AUDIT = 'l', /* seq(u64) -> "": audit entries naming the record */
+};
+
+/* Schema 2: DB_RECORDS replaced audit_rec (record 0 seq) and appt_pat (mrn 0 start id). */
+#define STORE_SCHEMA_VERSION 2
+
+/* The start of an index key naming something: the name (at most max bytes), 0, then the
+ * kind byte when kind is not 0. Returns its length (at most max + 2). */
+size_t store_name_prefix(uint8_t *k, const char *name, size_t max, int kind);
 
 typedef struct store store;
 typedef struct wjob wjob;

@@ -422,6 +422,45 @@ static void test_patient_garbage(void **state)
     expect_problem(dir, "a patient record replaced by garbage", needle);
 }
 
+/* In a patient's records (the entries of every kind that name the patient, side by side):
+ * an audit entry past the end of the log, then an appointment that does not exist. Each
+ * is found as what it is; the patient's real audit entries beside them are not blamed. */
+static void test_records_entries_for_nothing(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name, *needle;
+        uint8_t kind;
+        size_t nums;
+    } cases[] = {
+        {"records-audit", "an audit index entry points at no audit entry", 'l', 1},
+        {"records-appt", "the patient index points at appointment 999999, which does not exist",
+         'a', 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char dir[400];
+        copy_of_original(cases[i].name, dir, sizeof dir);
+        raw_db *d = &RAW;
+        raw_open(d, dir);
+        uint8_t key[64];
+        size_t n = strlen(MRN[3]);
+        memcpy(key, MRN[3], n);
+        key[n] = 0;
+        key[n + 1] = cases[i].kind;
+        put_u64(key + n + 2, cases[i].nums == 1 ? NAUDIT + 50 : 4102444800ull);
+        put_u64(key + n + 10, 999999);
+        MDB_val k = {n + 2 + 8 * cases[i].nums, key}, v = {0, ""};
+        uint8_t val[9] = {0};
+        if (cases[i].kind == 'a') {
+            put_u64(val, 4102446600ull);
+            v = (MDB_val){9, val};
+        }
+        assert_int_equal(mdb_put(d->txn, raw_dbi(d, "records"), &k, &v, 0), 0);
+        raw_commit(d);
+        expect_problem(dir, cases[i].name, cases[i].needle);
+    }
+}
+
 /* All the cases above touched copies only. */
 static void test_original_still_passes(void **state)
 {
@@ -443,6 +482,7 @@ int main(void)
         cmocka_unit_test_teardown(test_audit_byte_changed, close_raw),
         cmocka_unit_test_teardown(test_event_deleted, close_raw),
         cmocka_unit_test_teardown(test_patient_garbage, close_raw),
+        cmocka_unit_test_teardown(test_records_entries_for_nothing, close_raw),
         cmocka_unit_test_teardown(test_original_still_passes, close_raw),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -674,6 +674,122 @@ static void test_open_modes(void **state)
     assert_null(st);
 }
 
+/* A store of schema 1 (a patient's appointments in appt_pat, the audit index in audit_rec)
+ * opened by this practiced: refused read-only; opened for serving, its entries move into
+ * records, each kind after the name, and the old databases go. The map is only as big as
+ * the old file, so the migration has to grow it on the way. */
+static void put_raw(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl)
+{
+    MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+    assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
+}
+
+static size_t old_key(uint8_t *k, const char *name, uint64_t a, int two, uint64_t b)
+{
+    size_t n = strlen(name) + 1;
+    memcpy(k, name, n);
+    pm_put_u64(k + n, a);
+    if (two)
+        pm_put_u64(k + n + 8, b);
+    return n + (two ? 16 : 8);
+}
+
+static void test_schema1_migrates(void **state)
+{
+    fx *f = *state;
+    enum { PATIENTS = 300, APPTS = 20, AUDITS = 30 };
+    tu_mkdtemp(f->extra_dir, sizeof f->extra_dir, "store-schema1");
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, pat, rec;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_open(env, f->extra_dir, MDB_NOTLS, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
+    assert_int_equal(mdb_dbi_open(txn, "appt_pat", MDB_CREATE, &pat), 0);
+    assert_int_equal(mdb_dbi_open(txn, "audit_rec", MDB_CREATE, &rec), 0);
+    uint8_t k[64], v[9];
+    pm_put_u64(v, 1);
+    put_raw(txn, meta, "schema", 6, v, 8);
+    for (int p = 0; p < PATIENTS; p++) {
+        char mrn[16];
+        snprintf(mrn, sizeof mrn, "MRN%05d", p);
+        for (int i = 0; i < APPTS; i++) {
+            pm_put_u64(v, 5000 + (uint64_t)i);
+            v[8] = (uint8_t)(i % 3);
+            put_raw(txn, pat, k, old_key(k, mrn, 4000 + (uint64_t)i, 1, (uint64_t)(p * APPTS + i)),
+                    v, 9);
+        }
+        for (int i = 0; i < AUDITS; i++)
+            put_raw(txn, rec, k, old_key(k, mrn, (uint64_t)(i * PATIENTS + p + 1), 0, 0), "", 0);
+    }
+    put_raw(txn, rec, k, old_key(k, "setup", 7, 0, 0), "", 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    store *st = NULL;
+    assert_int_equal(store_open(&st, f->extra_dir, STORE_READONLY), PM_E_CONFIG);
+    assert_null(st);
+    setenv("PRACTICED_TEST_MAP_KIB", "1", 1); /* the map is the file: it must grow */
+    int rc = store_open(&st, f->extra_dir, STORE_OPEN);
+    unsetenv("PRACTICED_TEST_MAP_KIB");
+    assert_int_equal(rc, PM_OK);
+
+    assert_int_equal(store_txn_begin(st, 0, &txn), PM_OK);
+    uint64_t schema = 0;
+    assert_int_equal(store_meta_get_u64(txn, st, "schema", &schema), PM_OK);
+    assert_int_equal(schema, STORE_SCHEMA_VERSION);
+    MDB_dbi gone;
+    assert_int_equal(mdb_dbi_open(txn, "appt_pat", 0, &gone), MDB_NOTFOUND);
+    assert_int_equal(mdb_dbi_open(txn, "audit_rec", 0, &gone), MDB_NOTFOUND);
+    MDB_stat ms;
+    assert_int_equal(mdb_stat(txn, store_dbi(st, DB_RECORDS), &ms), 0);
+    assert_int_equal(ms.ms_entries, PATIENTS * (APPTS + AUDITS) + 1);
+    /* one patient's entries, in order: appointments (start, id -> end, status), then the
+     * audit entries naming it */
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(txn, store_dbi(st, DB_RECORDS), &cur), 0);
+    size_t pl = store_name_prefix(k, "MRN00007", 40, REC_APPT);
+    MDB_val key = {pl, k}, val;
+    int g = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    for (int i = 0; i < APPTS + AUDITS; i++, g = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        assert_int_equal(g, 0);
+        const uint8_t *kp = key.mv_data;
+        assert_memory_equal(kp, "MRN00007", 9);
+        if (i < APPTS) {
+            assert_int_equal(kp[9], REC_APPT);
+            assert_int_equal(key.mv_size, 26);
+            assert_int_equal(pm_get_u64(kp + 10), 4000 + (uint64_t)i);
+            assert_int_equal(pm_get_u64(kp + 18), 7 * APPTS + (uint64_t)i);
+            assert_int_equal(val.mv_size, 9);
+            assert_int_equal(pm_get_u64(val.mv_data), 5000 + (uint64_t)i);
+            assert_int_equal(((uint8_t *)val.mv_data)[8], i % 3);
+        } else {
+            assert_int_equal(kp[9], REC_AUDIT);
+            assert_int_equal(key.mv_size, 18);
+            assert_int_equal(pm_get_u64(kp + 10), (uint64_t)((i - APPTS) * PATIENTS + 7 + 1));
+            assert_int_equal(val.mv_size, 0);
+        }
+    }
+    assert_int_equal(g, 0);
+    assert_memory_equal(key.mv_data, "MRN00008", 9); /* the next patient's */
+    pl = store_name_prefix(k, "setup", 40, REC_AUDIT);
+    pm_put_u64(k + pl, 7);
+    key = (MDB_val){pl + 8, k};
+    assert_int_equal(mdb_cursor_get(cur, &key, &val, MDB_SET), 0);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    store_stats stats;
+    store_get_stats(st, &stats);
+    assert_true(stats.map_grows >= 1);
+    store_close(st);
+
+    /* once migrated, it opens as any other */
+    assert_int_equal(store_open(&st, f->extra_dir, STORE_READONLY), PM_OK);
+    store_close(st);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -690,6 +806,7 @@ int main(void)
         T(test_next_id_and_meta),
         T(test_pb_round_trip),
         T(test_open_modes),
+        T(test_schema1_migrates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
