@@ -166,7 +166,7 @@ static int flow_load(struct req *r, MDB_txn *txn, const char *location, const ch
         return PM_E_INVALID_ARGUMENT;
     appt_span *sp;
     size_t n;
-    int rc = appt_spans(txn, DB_APPT_LOC, location, t0, t1, &sp, &n);
+    int rc = appt_spans(txn, SCHED_BY_LOCATION, location, t0, t1, &sp, &n);
     if (rc)
         return rc;
     fd->appts = pm_arena_alloc(&r->arena, sizeof *fd->appts * (n ? n : 1));
@@ -684,7 +684,7 @@ static int close_day(struct req *r, wctx *ctx, MDB_txn *txn, const char *locatio
         return req_fail(r, PM_E_INVALID_ARGUMENT, "date", "a date (YYYY-MM-DD)");
     appt_span *sp;
     size_t n;
-    int rc = appt_spans(txn, DB_APPT_LOC, location, t0, t1, &sp, &n);
+    int rc = appt_spans(txn, SCHED_BY_LOCATION, location, t0, t1, &sp, &n);
     if (rc)
         return rc;
     out->appointments = pm_arena_alloc(&r->arena, sizeof *out->appointments * (n ? n : 1));

@@ -20,10 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HISTORY_MAX    50
-#define SERIES_MAX     200
-#define NOTES_MAX      2000
-#define IDX_VALUE_SIZE 9
+#define HISTORY_MAX 50
+#define SERIES_MAX  200
+#define NOTES_MAX   2000
 
 /* ---- indexes ---- */
 
@@ -32,79 +31,100 @@ int appt_active(int status)
     return status != PM__APPOINTMENT_STATUS__CANCELLED && status != PM__APPOINTMENT_STATUS__NO_SHOW;
 }
 
-size_t sched_idx_key(uint8_t *k, enum store_db db, const char *name, uint64_t start, uint64_t id)
-{
-    size_t n = store_name_prefix(k, name, SCHED_IDX_KEY_MAX - 18, db == DB_RECORDS ? REC_APPT : 0);
-    pm_put_u64(k + n, start);
-    pm_put_u64(k + n + 8, id);
-    return n + 16;
-}
-
-/* Puts (or deletes) the appointment's entries in the four indexes (the patient's among
- * the patient's records, beside the audit entries naming them). */
+/* Puts (or deletes) the appointment's entries in its indexes. */
 static int appt_index(MDB_txn *txn, const Pm__Appointment *a, int put)
 {
-    const struct {
-        enum store_db db;
-        const char *name;
-    } idx[] = {
-        {DB_APPT_PROV, a->provider},
-        {DB_RECORDS, a->patient_mrn},
-        {DB_APPT_ROOM, a->room},
-        {DB_APPT_LOC, a->location},
-    };
-    uint8_t val[IDX_VALUE_SIZE];
-    pm_put_u64(val, (uint64_t)a->end);
-    val[8] = (uint8_t)a->status;
-    for (size_t i = 0; i < PM_ARRAY_LEN(idx); i++) {
-        if (!*idx[i].name)
-            continue;
-        uint8_t k[SCHED_IDX_KEY_MAX];
+    sched_idx idx[SCHED_IDX_COUNT];
+    size_t n = sched_idx_of(a, idx);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t k[SCHED_IDX_KEY_MAX], val[SCHED_IDX_VALUE_MAX];
         size_t kl = sched_idx_key(k, idx[i].db, idx[i].name, (uint64_t)a->start, a->id);
         MDB_dbi dbi = store_dbi(srv.st, idx[i].db);
-        int rc = put ? store_put(txn, dbi, k, kl, val, sizeof val) : store_del(txn, dbi, k, kl);
+        int rc = put ? store_put(txn, dbi, k, kl, val, sched_idx_value(val, idx[i].db, a))
+                     : store_del(txn, dbi, k, kl);
         if (rc && !(rc == PM_E_NOT_FOUND && !put))
             return rc;
     }
     return PM_OK;
 }
 
-int appt_spans(MDB_txn *txn, enum store_db db, const char *name, time_t t0, time_t t1,
-               appt_span **out, size_t *n)
+/* Adds to *out the spans of cur's database under the key prefix k0[0..plen) that overlap
+ * [t0, t1), reading from k0 (the prefix and a start); with location, only those whose
+ * value names it. */
+static int scan_spans(MDB_cursor *cur, const uint8_t *k0, size_t plen, time_t t0, time_t t1,
+                      const char *location, appt_span **out, size_t *n, size_t *cap)
 {
-    uint8_t k0[SCHED_IDX_KEY_MAX];
-    time_t from = t0 - SCHED_MAX_APPT_MIN * 60;
-    size_t kl = sched_idx_key(k0, db, name, (uint64_t)(from > 0 ? from : 0), 0);
-    size_t plen = kl - 16;
-    MDB_cursor *cur;
-    *out = NULL;
-    *n = 0;
-    int rc = mdb_cursor_open(txn, store_dbi(srv.st, db), &cur);
-    if (rc)
-        return pm_err_from_mdb(rc);
-    size_t cap = 0;
-    MDB_val k = {kl, k0}, v;
+    size_t ll = location ? strnlen(location, SCHED_NAME_MAX) : 0;
+    MDB_val k = {plen + 16, (void *)k0}, v;
     for (int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); g == 0;
          g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != plen + 16 || memcmp(k.mv_data, k0, plen) != 0 ||
-            v.mv_size != IDX_VALUE_SIZE)
+            v.mv_size < SCHED_IDX_VALUE_MIN)
             break;
-        const uint8_t *kp = (const uint8_t *)k.mv_data + plen;
-        time_t s = (time_t)pm_get_u64(kp), e = (time_t)pm_get_u64(v.mv_data);
+        const uint8_t *kp = (const uint8_t *)k.mv_data + plen, *vp = v.mv_data;
+        time_t s = (time_t)pm_get_u64(kp), e = (time_t)pm_get_u64(vp);
         if (s >= t1)
             break;
-        if (e <= t0)
+        if (e <= t0 || (location && (v.mv_size != SCHED_IDX_VALUE_MIN + ll ||
+                                     memcmp(vp + SCHED_IDX_VALUE_MIN, location, ll) != 0)))
             continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            appt_span *g2 = realloc(*out, sizeof *g2 * cap);
-            if (!g2) {
-                rc = PM_E_NOMEM;
-                break;
-            }
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            appt_span *g2 = realloc(*out, sizeof *g2 * *cap);
+            if (!g2)
+                return PM_E_NOMEM;
             *out = g2;
         }
-        (*out)[(*n)++] = (appt_span){pm_get_u64(kp + 8), s, e, ((const uint8_t *)v.mv_data)[8]};
+        (*out)[(*n)++] = (appt_span){pm_get_u64(kp + 8), s, e, vp[8]};
+    }
+    return PM_OK;
+}
+
+static int cmp_span(const void *x, const void *y)
+{
+    const appt_span *a = x, *b = y;
+    return a->start != b->start ? (a->start < b->start ? -1 : 1)
+                                : (a->id < b->id ? -1 : a->id > b->id);
+}
+
+int appt_spans(MDB_txn *txn, enum store_db db, const char *name, time_t t0, time_t t1,
+               appt_span **out, size_t *n)
+{
+    time_t from = t0 - SCHED_MAX_APPT_MIN * 60;
+    uint64_t from_u = (uint64_t)(from > 0 ? from : 0);
+    MDB_cursor *cur;
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    int rc =
+        mdb_cursor_open(txn, store_dbi(srv.st, db == SCHED_BY_LOCATION ? DB_APPT_PROV : db), &cur);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    uint8_t k0[SCHED_IDX_KEY_MAX];
+    if (db != SCHED_BY_LOCATION) {
+        size_t kl = sched_idx_key(k0, db, name, from_u, 0);
+        rc = scan_spans(cur, k0, kl - 16, t0, t1, NULL, out, n, &cap);
+    } else {
+        /* A location's: every provider's stretch of the provider index (and the walk-ins
+         * for anyone, under ""), those at the location; the next provider's stretch starts
+         * at the first key past "name" 0, found at "name" 1 (names are printable). */
+        MDB_val k, v;
+        for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0 && !rc;) {
+            const uint8_t *nul = memchr(k.mv_data, 0, k.mv_size);
+            size_t nl = nul ? (size_t)(nul - (const uint8_t *)k.mv_data) : 0;
+            if (!nul || nl > SCHED_NAME_MAX)
+                break;
+            char pname[SCHED_NAME_MAX + 1];
+            memcpy(pname, k.mv_data, nl);
+            pname[nl] = 0;
+            size_t kl = sched_idx_key(k0, DB_APPT_PROV, pname, from_u, 0);
+            rc = scan_spans(cur, k0, kl - 16, t0, t1, name, out, n, &cap);
+            k0[nl] = 1;
+            k = (MDB_val){nl + 1, k0};
+            g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        }
+        if (!rc && *n > 1)
+            qsort(*out, *n, sizeof **out, cmp_span);
     }
     mdb_cursor_close(cur);
     if (rc) {

@@ -39,15 +39,14 @@ static const struct {
     {DB_APPT_PROV, "provider"},
     {DB_RECORDS, "patient"},
     {DB_APPT_ROOM, "room"},
-    {DB_APPT_LOC, "location"},
 };
 
-static const char *indexed_name(const Pm__Appointment *a, enum store_db db)
+static const char *index_what(enum store_db db)
 {
-    return db == DB_APPT_PROV   ? a->provider
-           : db == DB_RECORDS   ? a->patient_mrn
-           : db == DB_APPT_ROOM ? a->room
-                                : a->location;
+    for (size_t i = 0; i < PM_ARRAY_LEN(appt_indexes); i++)
+        if (appt_indexes[i].db == db)
+            return appt_indexes[i].what;
+    return "?";
 }
 
 static int exists(chk *c, enum store_db db, const void *key, size_t klen, MDB_val *v)
@@ -73,20 +72,19 @@ static void check_appointments(chk *c, uint64_t *count)
                 pm__appointment__free_unpacked(a, NULL);
             continue;
         }
-        for (size_t i = 0; i < PM_ARRAY_LEN(appt_indexes); i++) {
-            const char *name = indexed_name(a, appt_indexes[i].db);
-            if (!*name)
-                continue;
-            uint8_t key[SCHED_IDX_KEY_MAX];
-            size_t kl = sched_idx_key(key, appt_indexes[i].db, name, (uint64_t)a->start, a->id);
+        sched_idx idx[SCHED_IDX_COUNT];
+        size_t nidx = sched_idx_of(a, idx);
+        for (size_t i = 0; i < nidx; i++) {
+            uint8_t key[SCHED_IDX_KEY_MAX], want[SCHED_IDX_VALUE_MAX];
+            size_t kl = sched_idx_key(key, idx[i].db, idx[i].name, (uint64_t)a->start, a->id);
+            size_t wl = sched_idx_value(want, idx[i].db, a);
             MDB_val iv;
-            if (!exists(c, appt_indexes[i].db, key, kl, &iv))
+            if (!exists(c, idx[i].db, key, kl, &iv))
                 say(c, "appointment %llu is missing from the %s index", (unsigned long long)id,
-                    appt_indexes[i].what);
-            else if (iv.mv_size != 9 || pm_get_u64(iv.mv_data) != (uint64_t)a->end ||
-                     ((uint8_t *)iv.mv_data)[8] != (uint8_t)a->status)
-                say(c, "the %s index has a stale end or status for appointment %llu",
-                    appt_indexes[i].what, (unsigned long long)id);
+                    index_what(idx[i].db));
+            else if (iv.mv_size != wl || memcmp(iv.mv_data, want, wl) != 0)
+                say(c, "the %s index has a stale end, status or location for appointment %llu",
+                    index_what(idx[i].db), (unsigned long long)id);
         }
         pm__appointment__free_unpacked(a, NULL);
     }
@@ -123,9 +121,12 @@ static void check_appointment_indexes(chk *c)
                     appt_indexes[i].what, (unsigned long long)id);
                 continue;
             }
+            sched_idx idx[SCHED_IDX_COUNT];
+            size_t nidx = sched_idx_of(a, idx), wl = 0;
             uint8_t want[SCHED_IDX_KEY_MAX];
-            size_t wl = sched_idx_key(want, appt_indexes[i].db, indexed_name(a, appt_indexes[i].db),
-                                      (uint64_t)a->start, id);
+            for (size_t j = 0; j < nidx; j++)
+                if (idx[j].db == appt_indexes[i].db)
+                    wl = sched_idx_key(want, idx[j].db, idx[j].name, (uint64_t)a->start, id);
             if (wl != k.mv_size || memcmp(want, p, wl) != 0)
                 say(c, "the %s index files appointment %llu under the wrong %s or time",
                     appt_indexes[i].what, (unsigned long long)id, appt_indexes[i].what);

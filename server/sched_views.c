@@ -491,7 +491,7 @@ int sched_get_schedule(struct req *r, MDB_txn *txn)
                     (rc = add_exceptions(r, txn, p->id, t0, t1, sd, &ecap)))
                     return rc;
             }
-            if ((rc = add_appointments(r, txn, DB_APPT_LOC, q->location, t0, t1, sd)))
+            if ((rc = add_appointments(r, txn, SCHED_BY_LOCATION, q->location, t0, t1, sd)))
                 return rc;
         } else if ((rc = add_appointments(r, txn, DB_APPT_ROOM, q->room, t0, t1, sd))) {
             return rc;

@@ -117,8 +117,10 @@ typedef struct appt_span {
 
 /* Whether a status holds its time (booked, held; not cancelled or no-show). */
 int appt_active(int status);
-/* Spans under name in an appointment index (DB_APPT_PROV, _PAT, _ROOM, _LOC) that
- * overlap [t0, t1); the array is malloc'd. */
+/* Spans under name in an appointment index (DB_APPT_PROV, DB_RECORDS for a patient's,
+ * DB_APPT_ROOM) that overlap [t0, t1), by start; the array is malloc'd. SCHED_BY_LOCATION,
+ * a location's, walks every provider's stretch of the provider index. */
+#define SCHED_BY_LOCATION DB_COUNT /* for appt_spans: a location's (not a database) */
 int appt_spans(MDB_txn *txn, enum store_db db, const char *name, time_t t0, time_t t1,
                appt_span **out, size_t *n);
 int appt_load(MDB_txn *txn, uint64_t id, pm_arena *a, Pm__Appointment **out);
@@ -155,10 +157,25 @@ int sched_delete_appt(MDB_txn *txn, const Pm__Appointment *a);
 int sched_insert_appt(MDB_txn *txn, const Pm__Appointment *a);
 int sched_append_history(struct req *r, Pm__Appointment *a, const char *what);
 /* Index keys, for the writers and for practiced check: an appointment index's (db is
- * DB_APPT_PROV, DB_APPT_ROOM, DB_APPT_LOC, or DB_RECORDS for the patient's) is the name's
- * prefix (store_name_prefix), start, id; at most SCHED_IDX_KEY_MAX bytes. */
-#define SCHED_IDX_KEY_MAX 58
+ * DB_APPT_PROV, DB_APPT_ROOM, or DB_RECORDS for the patient's) is the name's prefix
+ * (store_name_prefix, at most SCHED_NAME_MAX bytes of the name), start, id. Its value is
+ * end, status and, in the provider's, the location: sched_idx_value. */
+#define SCHED_NAME_MAX      40
+#define SCHED_IDX_KEY_MAX   (SCHED_NAME_MAX + 18)
+#define SCHED_IDX_VALUE_MIN 9 /* end(u64) status(u8) */
+#define SCHED_IDX_VALUE_MAX (SCHED_IDX_VALUE_MIN + SCHED_NAME_MAX)
 size_t sched_idx_key(uint8_t *k, enum store_db db, const char *name, uint64_t start, uint64_t id);
+size_t sched_idx_value(uint8_t *v, enum store_db db, const Pm__Appointment *a);
+/* An appointment's index entries: its provider's (a walk-in for anyone is filed under the
+ * empty name until someone sees them; the location has no index of its own, the value
+ * names it), its patient's among the patient's records (beside the audit entries naming
+ * the patient), its room's. Returns how many. */
+#define SCHED_IDX_COUNT 3
+typedef struct sched_idx {
+    enum store_db db;
+    const char *name;
+} sched_idx;
+size_t sched_idx_of(const Pm__Appointment *a, sched_idx out[SCHED_IDX_COUNT]);
 size_t sched_exc_key(uint8_t *k, const char *provider, uint64_t end, uint64_t id);
 void waitlist_queue_key(uint8_t k[17], const Pm__WaitlistEntry *e);
 /* practiced check: appointments and their four indexes, exceptions, the waitlist's queue,

@@ -20,33 +20,19 @@ struct share {
 };
 
 static const char *const db_names[DB_COUNT] = {
-    [DB_META] = "meta",
-    [DB_ACCOUNTS] = "accounts",
-    [DB_ACCT_NAME] = "acct_name",
-    [DB_LOGIN_FAIL] = "login_fail",
-    [DB_SESSIONS] = "sessions",
-    [DB_PATIENTS] = "patients",
-    [DB_PAT_NAME] = "pat_name",
-    [DB_PAT_DOB] = "pat_dob",
-    [DB_PAT_PHONE] = "pat_phone",
-    [DB_AUDIT] = "audit",
-    [DB_RECORDS] = "records",
-    [DB_AUDIT_USER] = "audit_user",
-    [DB_EVENTS] = "events",
-    [DB_IDEM] = "idem",
-    [DB_IDEM_TIME] = "idem_time",
-    [DB_SETUP] = "setup",
-    [DB_EXC_IDX] = "exc_idx",
-    [DB_APPTS] = "appts",
-    [DB_APPT_PROV] = "appt_prov",
-    [DB_APPT_ROOM] = "appt_room",
-    [DB_APPT_LOC] = "appt_loc",
-    [DB_SERIES] = "series",
-    [DB_WAITLIST] = "waitlist",
-    [DB_WAIT_IDX] = "wait_idx",
-    [DB_OFFERS] = "offers",
-    [DB_OFFER_EXP] = "offer_exp",
-    [DB_OFFER_SLOT] = "offer_slot",
+    [DB_META] = "meta",           [DB_ACCOUNTS] = "accounts",
+    [DB_ACCT_NAME] = "acct_name", [DB_LOGIN_FAIL] = "login_fail",
+    [DB_SESSIONS] = "sessions",   [DB_PATIENTS] = "patients",
+    [DB_PAT_NAME] = "pat_name",   [DB_PAT_DOB] = "pat_dob",
+    [DB_PAT_PHONE] = "pat_phone", [DB_AUDIT] = "audit",
+    [DB_RECORDS] = "records",     [DB_AUDIT_USER] = "audit_user",
+    [DB_EVENTS] = "events",       [DB_IDEM] = "idem",
+    [DB_IDEM_TIME] = "idem_time", [DB_SETUP] = "setup",
+    [DB_EXC_IDX] = "exc_idx",     [DB_APPTS] = "appts",
+    [DB_APPT_PROV] = "appt_prov", [DB_APPT_ROOM] = "appt_room",
+    [DB_SERIES] = "series",       [DB_WAITLIST] = "waitlist",
+    [DB_WAIT_IDX] = "wait_idx",   [DB_OFFERS] = "offers",
+    [DB_OFFER_EXP] = "offer_exp", [DB_OFFER_SLOT] = "offer_slot",
 };
 
 struct store {
@@ -104,53 +90,6 @@ size_t store_name_prefix(uint8_t *k, const char *name, size_t max, int kind)
     if (kind)
         k[n++] = (uint8_t)kind;
     return n;
-}
-
-/* Schema 1 kept a patient's appointments (appt_pat: mrn 0 start id) and the audit entries
- * naming a record (audit_rec: record 0 seq) apart; schema 2 keeps both in DB_RECORDS, the
- * kind after the name. The old entries move over and the old databases go. */
-static int migrate_records(MDB_txn *txn, store *st)
-{
-    static const struct {
-        const char *name;
-        int kind;
-    } old[] = {{"appt_pat", REC_APPT}, {"audit_rec", REC_AUDIT}};
-    uint64_t moved[PM_ARRAY_LEN(old)] = {0}, bad = 0;
-    for (size_t i = 0; i < PM_ARRAY_LEN(old); i++) {
-        MDB_dbi from;
-        MDB_cursor *cur;
-        int rc = mdb_dbi_open(txn, old[i].name, 0, &from);
-        if (rc == MDB_NOTFOUND)
-            continue;
-        if (rc || (rc = mdb_cursor_open(txn, from, &cur)))
-            return pm_err_from_mdb(rc);
-        MDB_val k, v;
-        for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            const uint8_t *nul = memchr(k.mv_data, 0, k.mv_size);
-            uint8_t key[512], val[64];
-            if (!nul || k.mv_size >= sizeof key || v.mv_size > sizeof val) {
-                bad++;
-                continue;
-            }
-            size_t at = (size_t)(nul - (const uint8_t *)k.mv_data) + 1;
-            memcpy(key, k.mv_data, at);
-            key[at] = (uint8_t)old[i].kind;
-            memcpy(key + at + 1, (const uint8_t *)k.mv_data + at, k.mv_size - at);
-            memcpy(val, v.mv_data, v.mv_size);
-            MDB_val nk = {k.mv_size + 1, key}, nv = {v.mv_size, val};
-            if ((rc = mdb_put(txn, st->dbi[DB_RECORDS], &nk, &nv, 0)))
-                break;
-            moved[i]++;
-        }
-        mdb_cursor_close(cur);
-        if (rc != MDB_NOTFOUND || (rc = mdb_drop(txn, from, 1)))
-            return pm_err_from_mdb(rc);
-    }
-    pm_info("store: schema 2: %llu appointment and %llu audit index entries moved into records%s",
-            (unsigned long long)moved[0], (unsigned long long)moved[1],
-            bad ? " (malformed ones left out)" : "");
-    return PM_OK;
 }
 
 /* The schema of the data, 0 for none; a read-only opening refuses data that needs a
@@ -215,7 +154,7 @@ static int open_dbs(store *st, enum store_mode mode)
             : schema == 0 ? store_meta_put_u64(txn, st, "schema", STORE_SCHEMA_VERSION)
                           : PM_OK;
         /* Migrations from older schema versions, in this transaction. */
-        if (!r && schema == 1 && !(r = migrate_records(txn, st)))
+        if (!r && schema && schema < STORE_SCHEMA_VERSION && !(r = store_migrate(txn, st, schema)))
             r = store_meta_put_u64(txn, st, "schema", STORE_SCHEMA_VERSION);
         if (!r)
             r = pm_err_from_mdb(mdb_txn_commit(txn));

@@ -39,9 +39,8 @@ enum store_db {
                       Holiday, Exception (see sched_setup.c) */
     DB_EXC_IDX,    /* provider 0 end(u64) id(u64) -> start(u64) ("" before 2026-11) */
     DB_APPTS,      /* id(u64) -> pm.Appointment */
-    DB_APPT_PROV,  /* provider 0 start(u64) id(u64) -> end(u64) status(u8) */
+    DB_APPT_PROV,  /* provider 0 start(u64) id(u64) -> end(u64) status(u8) location */
     DB_APPT_ROOM,  /* room 0 start(u64) id(u64) -> end(u64) status(u8) */
-    DB_APPT_LOC,   /* location 0 start(u64) id(u64) -> end(u64) status(u8) */
     DB_SERIES,     /* id(u64) -> pm.StoredSeries */
     DB_WAITLIST,   /* id(u64) -> pm.WaitlistEntry */
     DB_WAIT_IDX,   /* 255-priority(u8) created(u64) id(u64) -> "" (waiting entries) */
@@ -57,7 +56,8 @@ enum rec_kind {
     REC_AUDIT = 'l', /* seq(u64) -> "": audit entries naming the record */
 };
 
-/* Schema 2: DB_RECORDS replaced audit_rec (record 0 seq) and appt_pat (mrn 0 start id). */
+/* Schema 2: DB_RECORDS replaced audit_rec (record 0 seq) and appt_pat (mrn 0 start id);
+ * appt_loc went, the provider index's values name the location. */
 #define STORE_SCHEMA_VERSION 2
 
 /* The start of an index key naming something: the name (at most max bytes), 0, then the
@@ -65,6 +65,10 @@ enum rec_kind {
 size_t store_name_prefix(uint8_t *k, const char *name, size_t max, int kind);
 
 typedef struct store store;
+
+/* Brings data of an older schema (from) to this one, in txn, the opening transaction
+ * (migrate.c). */
+int store_migrate(MDB_txn *txn, store *st, uint64_t from);
 typedef struct wjob wjob;
 
 /* What a job sees while it runs on the writer thread. */

@@ -10,6 +10,8 @@
  *   slots:     FindSlots for a visit type across all providers, the next 10, from a day in
  *              the coming weeks, sometimes within a time-of-day window or at one location;
  *   schedules: GetSchedule of one provider for one day: past and coming days, busy and empty;
+ *              then of one location for one day (every provider's stretch of the provider
+ *              index, since the location has no index of its own; client side only);
  *   booking:   32 receptionist desks, each its own TLS connection and session, booking free
  *              future slots back-to-back (each desk its own provider and days), first on the
  *              server as it runs (group commit), then on the same data with the server
@@ -47,11 +49,12 @@
 #define PROGRESS_EVERY 5000000
 
 static struct {
-    long appointments, patients, slot_searches, schedules;
+    long appointments, patients, slot_searches, schedules, loc_schedules;
     int providers, future_weeks, load_conns, load_depth, read_threads, desks, rounds;
     double book_secs, warmup;
     const char *dir, *perf, *perf_phase, *serve_args;
-} opt = {500000, 20000, 5000, 5000, 20, 4, 4, 32, 4, 32, 2, 10, 1, "/tmp", NULL, "slots", NULL};
+} opt = {500000, 20000, 5000, 5000, 1000, 20,     4,    4,       32,
+         4,      32,    2,    10,   1,    "/tmp", NULL, "slots", NULL};
 
 static void usage(FILE *f)
 {
@@ -69,6 +72,7 @@ static void usage(FILE *f)
             "  --load-depth N     requests in flight on each (default %d)\n"
             "  --slot-searches N  FindSlots requests (default %ld)\n"
             "  --schedules N      GetSchedule requests (default %ld)\n"
+            "  --location-schedules N  GetSchedule requests for a location's day (default %ld)\n"
             "  --read-threads N   desks sending those at once (default %d)\n"
             "  --desks N          receptionist desks booking at once (default %d)\n"
             "  --book-secs S      measured seconds of booking per server run (default %.0f)\n"
@@ -85,9 +89,9 @@ static void usage(FILE *f)
             "Targets: find_slots handler p99 < %d us; get_schedule handler p99 < %d us;\n"
             "bookings/s with group commit >= %.0fx with --max-batch 1.\n",
             opt.appointments, opt.providers, MAX_PROVIDERS, opt.patients, opt.future_weeks,
-            opt.load_conns, opt.load_depth, opt.slot_searches, opt.schedules, opt.read_threads,
-            opt.desks, opt.book_secs, opt.rounds, opt.warmup, opt.dir, opt.perf_phase,
-            TARGET_SLOTS_P99_US, TARGET_SCHEDULE_P99_US, TARGET_BOOK_RATIO);
+            opt.load_conns, opt.load_depth, opt.slot_searches, opt.schedules, opt.loc_schedules,
+            opt.read_threads, opt.desks, opt.book_secs, opt.rounds, opt.warmup, opt.dir,
+            opt.perf_phase, TARGET_SLOTS_P99_US, TARGET_SCHEDULE_P99_US, TARGET_BOOK_RATIO);
 }
 
 /* ---- the practice, as the bench sets it up and the server will derive it ---- */
@@ -942,7 +946,7 @@ static void appt_answer(pl_worker *w, uint64_t tag, const Pm__Envelope *resp)
 
 /* ---- reads: slot searches and day schedules from a few desks ---- */
 
-enum { Q_SLOTS, Q_SCHEDULE };
+enum { Q_SLOTS, Q_SCHEDULE, Q_LOC_SCHEDULE };
 
 typedef struct reader {
     pthread_t th;
@@ -1018,7 +1022,10 @@ static void *reader_main(void *arg)
             e = pc_env(&a, PM__ENVELOPE__BODY_GET_SCHEDULE);
             Pm__GetSchedule *q = pm_msg_new(&a, &pm__get_schedule__descriptor);
             int p = (int)bs_randn(&r, (uint32_t)opt.providers);
-            q->provider = prov_id[p];
+            if (rd->kind == Q_LOC_SCHEDULE)
+                q->location = (char *)loc_ids[bs_randn(&r, NLOC)];
+            else
+                q->provider = prov_id[p];
             schedule_day(rd, &r, p, from);
             q->date = from;
             q->days = 1;
@@ -1040,7 +1047,7 @@ static void *reader_main(void *arg)
                 bs_lat_add(&rd->days, (uint64_t)nd);
                 bs_lat_add(&rd->by_days[nd == 0 ? 0 : nd < 7 ? 1 : 2], t1 - t0);
             }
-        } else if (rc == PM_OK && rd->kind == Q_SCHEDULE &&
+        } else if (rc == PM_OK && rd->kind != Q_SLOTS &&
                    resp->body_case == PM__ENVELOPE__BODY_SCHEDULE && resp->schedule->n_days == 1) {
             size_t n = resp->schedule->days[0]->n_appointments;
             bs_lat_add(&rd->lat, t1 - t0);
@@ -1465,6 +1472,7 @@ int main(int argc, char **argv)
         {"load-depth", required_argument, 0, 'D'},
         {"slot-searches", required_argument, 0, 's'},
         {"schedules", required_argument, 0, 'S'},
+        {"location-schedules", required_argument, 0, 'L'},
         {"read-threads", required_argument, 0, 'r'},
         {"desks", required_argument, 0, 'k'},
         {"book-secs", required_argument, 0, 'b'},
@@ -1503,6 +1511,9 @@ int main(int argc, char **argv)
             break;
         case 'S':
             opt.schedules = atol(optarg);
+            break;
+        case 'L':
+            opt.loc_schedules = atol(optarg);
             break;
         case 'r':
             opt.read_threads = atoi(optarg);
@@ -1543,7 +1554,7 @@ int main(int argc, char **argv)
         opt.providers > MAX_PROVIDERS || opt.patients < opt.providers || opt.future_weeks < 1 ||
         opt.load_conns < 1 || opt.load_depth < 1 || opt.load_depth > 100 || opt.read_threads < 1 ||
         opt.desks < 1 || opt.book_secs <= 0 || opt.rounds < 1 || opt.warmup < 0 ||
-        opt.slot_searches < 0 || opt.schedules < 0 ||
+        opt.slot_searches < 0 || opt.schedules < 0 || opt.loc_schedules < 0 ||
         (strcmp(opt.perf_phase, "load") && strcmp(opt.perf_phase, "slots") &&
          strcmp(opt.perf_phase, "schedules") && strcmp(opt.perf_phase, "book"))) {
         usage(stderr);
@@ -1711,6 +1722,12 @@ int main(int argc, char **argv)
                             (double)(st->commits - st0->commits)
                       : 0,
                   "audits/commit");
+    }
+    if (opt.loc_schedules) {
+        printf("# --- %ld GetSchedule: one location, one day; %d desks ---\n", opt.loc_schedules,
+               opt.read_threads);
+        run_reads(s.pid, rd, opt.read_threads, Q_LOC_SCHEDULE, opt.loc_schedules,
+                  "location_schedule");
     }
     bs_desks_free(desks, ndesks);
     desks = NULL;

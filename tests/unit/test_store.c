@@ -674,9 +674,10 @@ static void test_open_modes(void **state)
     assert_null(st);
 }
 
-/* A store of schema 1 (a patient's appointments in appt_pat, the audit index in audit_rec)
- * opened by this practiced: refused read-only; opened for serving, its entries move into
- * records, each kind after the name, and the old databases go. The map is only as big as
+/* A store of schema 1 (a patient's appointments in appt_pat, the audit index in audit_rec,
+ * a location index) opened by this practiced: refused read-only; opened for serving, the
+ * entries move into records, each kind after the name, the provider index names the
+ * locations, and the old databases go. The map is only as big as
  * the old file, so the migration has to grow it on the way. */
 static void put_raw(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl)
 {
@@ -725,6 +726,35 @@ static void test_schema1_migrates(void **state)
             put_raw(txn, rec, k, old_key(k, mrn, (uint64_t)(i * PATIENTS + p + 1), 0, 0), "", 0);
     }
     put_raw(txn, rec, k, old_key(k, "setup", 7, 0, 0), "", 0);
+    /* three appointments: the provider index had 9-byte values and no walk-in for anyone
+     * (provider ""), appt_loc had them all */
+    static const struct {
+        const char *provider, *location;
+    } ap[] = {{"dr-a", "north"}, {"", "south"}, {"dr-b", "south"}};
+    MDB_dbi appts, prov, loc;
+    assert_int_equal(mdb_dbi_open(txn, "appts", MDB_CREATE, &appts), 0);
+    assert_int_equal(mdb_dbi_open(txn, "appt_prov", MDB_CREATE, &prov), 0);
+    assert_int_equal(mdb_dbi_open(txn, "appt_loc", MDB_CREATE, &loc), 0);
+    for (int i = 0; i < 3; i++) {
+        Pm__Appointment a = PM__APPOINTMENT__INIT;
+        a.id = 900001 + (uint64_t)i;
+        a.provider = (char *)ap[i].provider;
+        a.location = (char *)ap[i].location;
+        a.patient_mrn = "MRN00001";
+        a.start = 7000 + i;
+        a.end = 8000 + i;
+        a.status = PM__APPOINTMENT_STATUS__BOOKED;
+        uint8_t buf[256];
+        size_t len = pm__appointment__pack(&a, buf);
+        uint8_t ik[8];
+        pm_put_u64(ik, a.id);
+        put_raw(txn, appts, ik, 8, buf, len);
+        pm_put_u64(v, (uint64_t)a.end);
+        v[8] = (uint8_t)a.status;
+        if (*a.provider)
+            put_raw(txn, prov, k, old_key(k, a.provider, (uint64_t)a.start, 1, a.id), v, 9);
+        put_raw(txn, loc, k, old_key(k, a.location, (uint64_t)a.start, 1, a.id), v, 9);
+    }
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
 
@@ -743,6 +773,28 @@ static void test_schema1_migrates(void **state)
     MDB_dbi gone;
     assert_int_equal(mdb_dbi_open(txn, "appt_pat", 0, &gone), MDB_NOTFOUND);
     assert_int_equal(mdb_dbi_open(txn, "audit_rec", 0, &gone), MDB_NOTFOUND);
+    assert_int_equal(mdb_dbi_open(txn, "appt_loc", 0, &gone), MDB_NOTFOUND);
+    /* the provider index names the location; the walk-in for anyone is under "" */
+    MDB_cursor *pc;
+    assert_int_equal(mdb_cursor_open(txn, store_dbi(st, DB_APPT_PROV), &pc), 0);
+    MDB_val pk, pv;
+    static const int order[3] = {1, 0, 2}; /* "", "dr-a", "dr-b" */
+    int pg = mdb_cursor_get(pc, &pk, &pv, MDB_FIRST);
+    for (int i = 0; i < 3; i++, pg = mdb_cursor_get(pc, &pk, &pv, MDB_NEXT)) {
+        assert_int_equal(pg, 0);
+        int j = order[i];
+        size_t nl = strlen(ap[j].provider), ll = strlen(ap[j].location);
+        assert_int_equal(pk.mv_size, nl + 17);
+        assert_memory_equal(pk.mv_data, ap[j].provider, nl + 1);
+        assert_int_equal(pm_get_u64((uint8_t *)pk.mv_data + nl + 1), 7000 + j);
+        assert_int_equal(pm_get_u64((uint8_t *)pk.mv_data + nl + 9), 900001 + j);
+        assert_int_equal(pv.mv_size, 9 + ll);
+        assert_int_equal(pm_get_u64(pv.mv_data), 8000 + j);
+        assert_int_equal(((uint8_t *)pv.mv_data)[8], PM__APPOINTMENT_STATUS__BOOKED);
+        assert_memory_equal((uint8_t *)pv.mv_data + 9, ap[j].location, ll);
+    }
+    assert_int_equal(pg, MDB_NOTFOUND);
+    mdb_cursor_close(pc);
     MDB_stat ms;
     assert_int_equal(mdb_stat(txn, store_dbi(st, DB_RECORDS), &ms), 0);
     assert_int_equal(ms.ms_entries, PATIENTS * (APPTS + AUDITS) + 1);
