@@ -186,10 +186,15 @@ static int read_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
     return -1;
 }
 
-int pm_pb_field(const uint8_t *p, size_t n, unsigned field, const uint8_t **val, size_t *len)
+int pm_pb_fields(const uint8_t *p, size_t n, const unsigned *fields, size_t nf, const uint8_t **val,
+                 size_t *len)
 {
     size_t i = 0;
     int found = 0;
+    for (size_t f = 0; f < nf; f++) {
+        val[f] = NULL;
+        len[f] = 0;
+    }
     while (i < n) {
         uint64_t tag, v;
         if (read_varint(p, n, &i, &tag))
@@ -212,16 +217,32 @@ int pm_pb_field(const uint8_t *p, size_t n, unsigned field, const uint8_t **val,
         case 2:
             if (read_varint(p, n, &i, &v) || v > n - i)
                 return -1;
-            if ((tag >> 3) == field) {
-                *val = p + i;
-                *len = (size_t)v;
-                found = 1;
-            }
+            for (size_t f = 0; f < nf; f++)
+                if ((tag >> 3) == fields[f]) {
+                    found += val[f] == NULL;
+                    val[f] = p + i;
+                    len[f] = (size_t)v;
+                }
             i += (size_t)v;
             break;
         default:
             return -1;
         }
     }
+    for (size_t f = 0; f < nf; f++)
+        if (!val[f])
+            val[f] = p; /* absent: empty */
     return found;
+}
+
+int pm_pb_field(const uint8_t *p, size_t n, unsigned field, const uint8_t **val, size_t *len)
+{
+    const uint8_t *v;
+    size_t l;
+    int rc = pm_pb_fields(p, n, &field, 1, &v, &l);
+    if (rc > 0) {
+        *val = v;
+        *len = l;
+    }
+    return rc;
 }

@@ -56,6 +56,10 @@ int pm_msg_text_valid(const ProtobufCMessage *msg, const char **bad_field);
  * decoding it: 1 with *val and *len set (the last occurrence, as protobuf has it), 0 if absent,
  * -1 if the bytes are malformed. For hot paths that need one field of a stored record. */
 int pm_pb_field(const uint8_t *p, size_t n, unsigned field, const uint8_t **val, size_t *len);
+/* The same for nf fields in one pass: val[i], len[i] for fields[i] (empty when absent).
+ * Returns how many were present, or -1. */
+int pm_pb_fields(const uint8_t *p, size_t n, const unsigned *fields, size_t nf, const uint8_t **val,
+                 size_t *len);
 
 /* Budget for decoding a body of len bytes: generous for real messages, bounded for
  * hostile ones (protobuf-c allocates per repeated element and per string). */

@@ -45,8 +45,8 @@ static size_t index_prefix(uint8_t *k, enum store_db db, const char *name)
     return store_name_prefix(k, name, NAME_MAX_LEN, db == DB_RECORDS ? REC_AUDIT : 0);
 }
 
-/* Index key: the prefix, then a number (a seq, or a block of seqs). Only written if absent,
- * so a block already marked costs a lookup and no page. */
+/* Index key: the prefix, then a number (a seq, or a block of seqs). A block is written only
+ * if absent, so one already marked costs a lookup and no page; a seq is new. */
 static int index_put(MDB_txn *txn, store *st, enum store_db db, const char *name, uint64_t num)
 {
     if (!*name)
@@ -56,7 +56,7 @@ static int index_put(MDB_txn *txn, store *st, enum store_db db, const char *name
     pm_put_u64(key + n, num);
     MDB_dbi dbi = store_dbi(st, db);
     MDB_val k = {n + 8, key}, v;
-    if (mdb_get(txn, dbi, &k, &v) == 0)
+    if (db == DB_AUDIT_USER && mdb_get(txn, dbi, &k, &v) == 0)
         return PM_OK;
     return store_put(txn, dbi, key, n + 8, "", 0);
 }

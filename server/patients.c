@@ -575,21 +575,41 @@ static int names_match(const Pm__Patient *p, char tokens[][104], size_t ntok)
  * here at a fraction of a decode's cost. */
 static int stored_names_match(const uint8_t *p, size_t n, char tokens[][104], size_t ntok)
 {
+    static const unsigned fields[3] = {3, 4, 5}; /* first_name, last_name, preferred_name */
+    const uint8_t *val[3];
+    size_t len[3];
+    if (pm_pb_fields(p, n, fields, 3, val, len) < 0)
+        return 1; /* let the real decoder judge */
     char names[3][4 * NAME_MAX_CHARS + 8];
     for (unsigned f = 0; f < 3; f++) {
-        const uint8_t *v;
-        size_t len;
-        int r = pm_pb_field(p, n, 3 + f, &v, &len); /* first_name, last_name, preferred_name */
-        if (r < 0)
-            return 1; /* let the real decoder judge */
-        if (r == 0 || len >= sizeof names[f])
-            len = 0;
-        if (len)
-            memcpy(names[f], v, len);
-        names[f][len] = 0;
+        size_t l = len[f] < sizeof names[f] ? len[f] : 0;
+        memcpy(names[f], val[f], l);
+        names[f][l] = 0;
     }
     const char *v[3] = {names[0], names[1], names[2]};
     return words_match(v, tokens, ntok);
+}
+
+int patient_brief(MDB_txn *txn, uint64_t id, pm_arena *a, const char **mrn, const char **name)
+{
+    uint8_t k[8];
+    pm_put_u64(k, id);
+    MDB_val key = {8, k}, v;
+    int rc = mdb_get(txn, store_dbi(srv.st, DB_PATIENTS), &key, &v);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    static const unsigned fields[4] = {1, 4, 3, 5}; /* mrn, last, first, preferred name */
+    const uint8_t *f[4];
+    size_t l[4];
+    if (pm_pb_fields(v.mv_data, v.mv_size, fields, 4, f, l) < 0) {
+        pm_error("patients: patient %llu does not decode", (unsigned long long)id);
+        return PM_E_INTERNAL;
+    }
+    *mrn = pm_arena_strndup(a, (const char *)f[0], l[0]);
+    *name = l[3] ? pm_arena_printf(a, "%.*s, %.*s (%.*s)", (int)l[1], f[1], (int)l[2], f[2],
+                                   (int)l[3], f[3])
+                 : pm_arena_printf(a, "%.*s, %.*s", (int)l[1], f[1], (int)l[2], f[2]);
+    return *mrn && *name ? PM_OK : PM_E_NOMEM;
 }
 
 /* Loads a search candidate, unless its names already rule it out. */

@@ -20,6 +20,10 @@ int patients_list(struct req *r, MDB_txn *txn);
 
 /* A patient record by id (the MRN without its check digit). */
 int patient_load(MDB_txn *txn, uint64_t id, pm_arena *a, Pm__Patient **out);
+/* A stored patient's MRN and display name ("Last, First (Preferred)") read from the
+ * record's fields without decoding all of it: a booking, and each appointment a schedule
+ * shows, want only these. */
+int patient_brief(MDB_txn *txn, uint64_t id, pm_arena *a, const char **mrn, const char **name);
 
 /* MRN: the decimal id followed by a Luhn check digit, e.g. id 10001 -> "100016". */
 void mrn_format(uint64_t id, char out[24]);

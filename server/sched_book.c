@@ -159,20 +159,13 @@ static int appt_store(MDB_txn *txn, const Pm__Appointment *a, int is_new)
                   : store_put_pb(txn, dbi, k, 8, &copy.base);
 }
 
-static const char *display_name(const Pm__Patient *p, pm_arena *a)
-{
-    if (*p->preferred_name)
-        return pm_arena_printf(a, "%s, %s (%s)", p->last_name, p->first_name, p->preferred_name);
-    return pm_arena_printf(a, "%s, %s", p->last_name, p->first_name);
-}
-
 const char *sched_patient_name(MDB_txn *txn, const char *mrn, pm_arena *a)
 {
     uint64_t id;
-    Pm__Patient *p;
-    if (mrn_parse(mrn, &id) != 0 || patient_load(txn, id, a, &p) != PM_OK)
+    const char *canon, *name;
+    if (mrn_parse(mrn, &id) != 0 || patient_brief(txn, id, a, &canon, &name) != PM_OK)
         return "";
-    return display_name(p, a);
+    return name;
 }
 
 static void when_text(time_t t, char *buf, size_t n)
@@ -573,14 +566,12 @@ static int check_patient(struct req *r, MDB_txn *txn, const char *mrn, const cha
                          const char **name)
 {
     uint64_t pid;
-    Pm__Patient *p;
     if (mrn_parse(mrn, &pid) != 0)
         return req_fail(r, PM_E_INVALID_ARGUMENT, "patient_mrn", "not a valid MRN");
-    if (patient_load(txn, pid, &r->arena, &p) != PM_OK)
+    int rc = patient_brief(txn, pid, &r->arena, canon, name);
+    if (rc == PM_E_NOT_FOUND)
         return req_fail(r, PM_E_NOT_FOUND, "patient_mrn", "no patient %s", mrn);
-    *canon = p->mrn;
-    *name = display_name(p, &r->arena);
-    return *name ? PM_OK : PM_E_NOMEM;
+    return rc;
 }
 
 static int check_override(struct req *r, int override, const char *reason)

@@ -5,6 +5,7 @@
 #include "pm_arena.h"
 #include "pm_err.h"
 #include "pm_frame.h"
+#include "practiced.pb-c.h"
 
 #define MAX_FRAMES 16
 
@@ -561,6 +562,50 @@ static void test_garbage(void **state)
     free(good);
 }
 
+/* Fields picked out of a stored record's bytes without decoding it (pm_pb_fields, and
+ * pm_pb_field on top of it): several in one pass, the last occurrence winning as protobuf
+ * has it, absent ones empty, malformed bytes refused. */
+static void test_pb_fields(void **state)
+{
+    (void)state;
+    Pm__Patient p = PM__PATIENT__INIT;
+    p.mrn = "100016";
+    p.first_name = "Ada";
+    p.last_name = "Lovelace";
+    p.version = 7; /* a varint between the strings */
+    uint8_t buf[256];
+    size_t n = pm__patient__pack(&p, buf);
+    static const unsigned fields[4] = {1, 4, 3, 5};
+    const uint8_t *v[4];
+    size_t l[4];
+    assert_int_equal(pm_pb_fields(buf, n, fields, 4, v, l), 3);
+    assert_int_equal(l[0], 6);
+    assert_memory_equal(v[0], "100016", 6);
+    assert_int_equal(l[1], 8);
+    assert_memory_equal(v[1], "Lovelace", 8);
+    assert_int_equal(l[2], 3);
+    assert_memory_equal(v[2], "Ada", 3);
+    assert_int_equal(l[3], 0); /* preferred name absent */
+    assert_non_null(v[3]);
+
+    /* a repeated field: the last one counts */
+    uint8_t two[300];
+    memcpy(two, buf, n);
+    static const uint8_t again[] = {(3 << 3) | 2, 3, 'E', 'v', 'e'};
+    memcpy(two + n, again, sizeof again);
+    const uint8_t *one;
+    size_t ol;
+    assert_int_equal(pm_pb_field(two, n + sizeof again, 3, &one, &ol), 1);
+    assert_int_equal(ol, 3);
+    assert_memory_equal(one, "Eve", 3);
+    assert_int_equal(pm_pb_field(buf, n, 5, &one, &ol), 0);
+
+    /* a length running past the end */
+    uint8_t bad[] = {(1 << 3) | 2, 50, 'x'};
+    assert_int_equal(pm_pb_fields(bad, sizeof bad, fields, 4, v, l), -1);
+    assert_int_equal(pm_pb_field(bad, sizeof bad, 1, &one, &ol), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -575,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_truncated_bodies),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_unknown_fields_dropped),
+        cmocka_unit_test(test_pb_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
