@@ -398,10 +398,8 @@ int cli_prepare(cli *c, int with_session)
 void cli_use_practice_zone(cli *c)
 {
     /* Times people read and type are the practice's, wherever this desk is. */
-    if (pm_tz_use(pc_timezone(c->pc)) != PM_OK) {
-        setenv("TZ", "UTC0", 1);
-        tzset();
-    }
+    if (pm_tz_use(pc_timezone(c->pc)) != PM_OK)
+        pm_tz_set("UTC0");
 }
 
 int cli_connect(cli *c)

@@ -3,6 +3,7 @@
 #include "pm_err.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,12 +42,67 @@ int pm_tz_valid(const char *name)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* Local days recently converted, per thread, midnight to midnight: a request converts
+ * many times within a few days (a booking's day, its template blocks, its topics), and
+ * mktime and localtime_r cost a tenth of a booking's running time. Only days 24 hours
+ * long are kept, so a day with a clock change always takes the C library's path; a new
+ * zone (pm_tz_use) empties every thread's days. */
+#define DAYS_KEPT 8
+typedef struct local_day {
+    time_t t0, t1; /* its midnight and the next */
+    unsigned gen;  /* tz_gen when kept; 0: empty */
+    char date[11];
+} local_day;
+static atomic_uint tz_gen = 1;
+static _Thread_local local_day days_kept[DAYS_KEPT];
+static _Thread_local unsigned days_next;
+
+static const local_day *day_of_time(time_t t)
+{
+    unsigned g = atomic_load_explicit(&tz_gen, memory_order_relaxed);
+    for (int i = 0; i < DAYS_KEPT; i++)
+        if (days_kept[i].gen == g && t >= days_kept[i].t0 && t < days_kept[i].t1)
+            return &days_kept[i];
+    return NULL;
+}
+
+static const local_day *day_of_date(const char *date)
+{
+    unsigned g = atomic_load_explicit(&tz_gen, memory_order_relaxed);
+    for (int i = 0; i < DAYS_KEPT; i++)
+        if (days_kept[i].gen == g && memcmp(days_kept[i].date, date, 11) == 0)
+            return &days_kept[i];
+    return NULL;
+}
+
+static int instant_uncached(const char *date, unsigned minutes, time_t *out);
+
+static void keep_day(const char date[11])
+{
+    time_t t0, t1;
+    char next[11];
+    if (instant_uncached(date, 0, &t0) != 0)
+        return;
+    pm_date_add(date, 1, next);
+    if (instant_uncached(next, 0, &t1) != 0 || t1 - t0 != 24 * 3600)
+        return;
+    local_day *d = &days_kept[days_next++ % DAYS_KEPT];
+    *d = (local_day){t0, t1, atomic_load_explicit(&tz_gen, memory_order_relaxed), {0}};
+    memcpy(d->date, date, 11);
+}
+
+void pm_tz_set(const char *tz)
+{
+    setenv("TZ", tz, 1);
+    tzset();
+    atomic_fetch_add(&tz_gen, 1);
+}
+
 int pm_tz_use(const char *name)
 {
     if (!pm_tz_valid(name))
         return PM_E_CONFIG;
-    setenv("TZ", name, 1);
-    tzset();
+    pm_tz_set(name);
     return PM_OK;
 }
 
@@ -231,7 +287,7 @@ int pm_date_diff(const char *a, const char *b)
     return (int)(zb - za);
 }
 
-int pm_local_instant(const char *date, unsigned minutes, time_t *out)
+static int instant_uncached(const char *date, unsigned minutes, time_t *out)
 {
     int y, m, d;
     if (pm_parse_date(date, &y, &m, &d) != 0 || minutes > 24 * 60)
@@ -240,7 +296,7 @@ int pm_local_instant(const char *date, unsigned minutes, time_t *out)
     if (minutes == 24 * 60) {
         char next[11];
         pm_date_add(date, 1, next);
-        return pm_local_instant(next, 0, out);
+        return instant_uncached(next, 0, out);
     }
     struct tm tm = {0};
     tm.tm_year = y - 1900;
@@ -256,15 +312,40 @@ int pm_local_instant(const char *date, unsigned minutes, time_t *out)
     return 0;
 }
 
+int pm_local_instant(const char *date, unsigned minutes, time_t *out)
+{
+    if (minutes <= 24 * 60 && strnlen(date, 11) == 10) {
+        const local_day *d = day_of_date(date);
+        if (!d) {
+            keep_day(date);
+            d = day_of_date(date);
+        }
+        if (d) {
+            *out = d->t0 + (time_t)minutes * 60;
+            return 0;
+        }
+    }
+    return instant_uncached(date, minutes, out);
+}
+
 void pm_local_date(time_t t, char out[11])
 {
+    const local_day *d = day_of_time(t);
+    if (d) {
+        memcpy(out, d->date, 11);
+        return;
+    }
     struct tm tm;
     localtime_r(&t, &tm);
     format_ymd(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, out);
+    keep_day(out);
 }
 
 unsigned pm_local_minutes(time_t t)
 {
+    const local_day *d = day_of_time(t);
+    if (d)
+        return (unsigned)((t - d->t0) / 60);
     struct tm tm;
     localtime_r(&t, &tm);
     return (unsigned)(tm.tm_hour * 60 + tm.tm_min);

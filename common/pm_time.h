@@ -15,6 +15,9 @@ uint64_t pm_wall_s(void);
 int pm_tz_valid(const char *name);
 /* Makes name the zone of localtime_r/mktime for this process. */
 int pm_tz_use(const char *name);
+/* Sets TZ as given, unchecked ("UTC0"); the way to change the zone in a process, since
+ * the local-time functions below remember recent days. */
+void pm_tz_set(const char *tz);
 /* Strict YYYY-MM-DD with a real calendar date; 0 on success. */
 int pm_parse_date(const char *s, int *y, int *m, int *d);
 /* A point in time as people type it, in the local zone: "now", "today", "yesterday",

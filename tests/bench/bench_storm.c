@@ -25,6 +25,7 @@
  * Target (issue 6): all 2,000 back, resumed and resubscribed in < 5 s, from tickets. */
 #include "bench_common.h"
 #include "bench_uv.h"
+#include "pm_time.h"
 
 #include "pm_err.h"
 
@@ -596,8 +597,7 @@ int main(int argc, char **argv)
     }
     time_t now = time(NULL);
     struct tm tm;
-    setenv("TZ", "Europe/Paris", 1);
-    tzset();
+    pm_tz_set("Europe/Paris");
     localtime_r(&now, &tm);
     strftime(G.today, sizeof G.today, "%Y-%m-%d", &tm);
     G.rng = (uint32_t)now;

@@ -1,5 +1,7 @@
 #include "sched_help.h"
 
+#include "pm_time.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +11,7 @@
 
 void sh_tz(void)
 {
-    setenv("TZ", "Europe/Paris", 1);
-    tzset();
+    pm_tz_set("Europe/Paris");
 }
 
 static void parse_date(const char *date, struct tm *tm)

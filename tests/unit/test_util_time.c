@@ -511,6 +511,58 @@ static void test_parse_when(void **state)
         expect_when(bad[i], now, 0, 0);
 }
 
+/* The local-time functions remember recent days; every answer must still be the C
+ * library's, in zones with whole-hour, half-hour and no clock changes, for instants every
+ * 61 minutes and 7 seconds over two years (both changes each year, days visited out of
+ * order so that kept days are found, evicted and kept again), and after a zone change. */
+static void test_local_days_as_libc(void **state)
+{
+    (void)state;
+    static const char *const zones[] = {"Europe/Paris", "America/New_York", "Australia/Lord_Howe",
+                                        "Asia/Kolkata", "Europe/Paris"};
+    for (size_t z = 0; z < TU_LEN(zones); z++) {
+        assert_int_equal(pm_tz_use(zones[z]), PM_OK);
+        long checked = 0;
+        for (time_t base = 1735689600; base < 1798761600; base += 3667 * 13) {
+            for (int k = 0; k < 13; k++) {
+                time_t t = base + (time_t)((k * 7) % 13) * 3667; /* out of order */
+                struct tm tm;
+                localtime_r(&t, &tm);
+                char want[32], got[11];
+                snprintf(want, sizeof want, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday);
+                pm_local_date(t, got);
+                if (strcmp(want, got) != 0)
+                    fail_msg("%s: %lld is on %s, not %s", zones[z], (long long)t, want, got);
+                if (pm_local_minutes(t) != (unsigned)(tm.tm_hour * 60 + tm.tm_min))
+                    fail_msg("%s: minutes of %lld", zones[z], (long long)t);
+                unsigned m = (unsigned)(tm.tm_hour * 60 + tm.tm_min);
+                struct tm at = {0};
+                at.tm_year = tm.tm_year;
+                at.tm_mon = tm.tm_mon;
+                at.tm_mday = tm.tm_mday;
+                at.tm_hour = (int)(m / 60);
+                at.tm_min = (int)(m % 60);
+                at.tm_isdst = -1;
+                time_t wt = mktime(&at), gt = 0;
+                assert_int_equal(pm_local_instant(got, m, &gt), 0);
+                if (wt != gt)
+                    fail_msg("%s: %s %02u:%02u is %lld, not %lld", zones[z], got, m / 60, m % 60,
+                             (long long)wt, (long long)gt);
+                checked++;
+            }
+        }
+        assert_true(checked > 1000);
+    }
+    assert_int_equal(pm_tz_use("Europe/Paris"), PM_OK);
+    /* a day with a clock change: 23 hours from midnight to midnight */
+    time_t t0, t1;
+    assert_int_equal(pm_local_instant("2026-03-29", 0, &t0), 0);
+    assert_int_equal(pm_local_instant("2026-03-29", 24 * 60, &t1), 0);
+    assert_int_equal(t1 - t0, 23 * 3600);
+    assert_int_equal(pm_local_minutes(t0 + 3 * 3600), 4 * 60);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -523,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_buf),
         cmocka_unit_test(test_parse_date),
         cmocka_unit_test(test_tz),
+        cmocka_unit_test(test_local_days_as_libc),
         cmocka_unit_test(test_parse_when),
     };
     return cmocka_run_group_tests(tests, use_paris, NULL);
