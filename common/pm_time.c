@@ -79,6 +79,7 @@ static int instant_uncached(const char *date, unsigned minutes, time_t *out);
 
 static void keep_day(const char date[11])
 {
+    unsigned gen = atomic_load_explicit(&tz_gen, memory_order_relaxed); /* before, not after */
     time_t t0, t1;
     char next[11];
     if (instant_uncached(date, 0, &t0) != 0)
@@ -87,7 +88,7 @@ static void keep_day(const char date[11])
     if (instant_uncached(next, 0, &t1) != 0 || t1 - t0 != 24 * 3600)
         return;
     local_day *d = &days_kept[days_next++ % DAYS_KEPT];
-    *d = (local_day){t0, t1, atomic_load_explicit(&tz_gen, memory_order_relaxed), {0}};
+    *d = (local_day){t0, t1, gen, {0}};
     memcpy(d->date, date, 11);
 }
 

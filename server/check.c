@@ -121,8 +121,13 @@ static void check_audit_index(MDB_txn *txn, store *st, enum store_db db, uint64_
         const uint8_t *p = k.mv_data, *nul = memchr(p, 0, k.mv_size);
         int rec = db == DB_RECORDS;
         size_t pl = nul ? (size_t)(nul - p) + 1 + (size_t)rec : k.mv_size;
-        if (rec && pl <= k.mv_size && p[pl - 1] != REC_AUDIT)
-            continue; /* another kind of record entry (sched_check sees to those) */
+        int kind = rec && nul && pl <= k.mv_size ? p[pl - 1] : 0;
+        if (kind == REC_APPT)
+            continue; /* a patient's appointment (sched_check sees to those) */
+        if (rec && kind != REC_AUDIT) {
+            problem(rep, "a records entry of no known kind");
+            continue;
+        }
         uint8_t seq[8] = {0};
         if (k.mv_size == pl + 8) {
             uint64_t n = pm_get_u64(p + pl);

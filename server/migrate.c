@@ -59,7 +59,7 @@ static int move_records(MDB_txn *txn, store *st)
     return PM_OK;
 }
 
-/* Schema 2's provider index names each appointment's location in its value, and files a
+/* Schema 3's provider index names each appointment's location in its value, and files a
  * walk-in for anyone under the empty name; appt_loc goes. The provider index is written
  * again from the appointments. */
 static int provider_index_with_locations(MDB_txn *txn, store *st)
@@ -94,7 +94,7 @@ static int provider_index_with_locations(MDB_txn *txn, store *st)
         return r;
     if (rc != MDB_NOTFOUND)
         return pm_err_from_mdb(rc);
-    pm_info("store: schema 2: provider index written again for %llu appointments%s",
+    pm_info("store: schema 3: provider index written again for %llu appointments%s",
             (unsigned long long)n, bad ? " (some did not decode: practiced check tells)" : "");
     return PM_OK;
 }
@@ -102,7 +102,9 @@ static int provider_index_with_locations(MDB_txn *txn, store *st)
 int store_migrate(MDB_txn *txn, store *st, uint64_t from)
 {
     int rc = PM_OK;
-    if (from < 2 && !(rc = move_records(txn, st)))
+    if (from < 2)
+        rc = move_records(txn, st);
+    if (!rc && from < 3)
         rc = provider_index_with_locations(txn, st);
     return rc;
 }

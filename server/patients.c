@@ -601,7 +601,7 @@ int patient_brief(MDB_txn *txn, uint64_t id, pm_arena *a, const char **mrn, cons
     static const unsigned fields[4] = {1, 4, 3, 5}; /* mrn, last, first, preferred name */
     const uint8_t *f[4];
     size_t l[4];
-    if (pm_pb_fields(v.mv_data, v.mv_size, fields, 4, f, l) < 0) {
+    if (pm_pb_fields(v.mv_data, v.mv_size, fields, 4, f, l) < 0 || l[0] == 0) {
         pm_error("patients: patient %llu does not decode", (unsigned long long)id);
         return PM_E_INTERNAL;
     }

@@ -56,7 +56,8 @@ static int scan_spans(MDB_cursor *cur, const uint8_t *k0, size_t plen, time_t t0
 {
     size_t ll = location ? strnlen(location, SCHED_NAME_MAX) : 0;
     MDB_val k = {plen + 16, (void *)k0}, v;
-    for (int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); g == 0;
+    int g;
+    for (g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); g == 0;
          g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != plen + 16 || memcmp(k.mv_data, k0, plen) != 0 ||
             v.mv_size < SCHED_IDX_VALUE_MIN)
@@ -77,7 +78,7 @@ static int scan_spans(MDB_cursor *cur, const uint8_t *k0, size_t plen, time_t t0
         }
         (*out)[(*n)++] = (appt_span){pm_get_u64(kp + 8), s, e, vp[8]};
     }
-    return PM_OK;
+    return g == 0 || g == MDB_NOTFOUND ? PM_OK : pm_err_from_mdb(g);
 }
 
 static int cmp_span(const void *x, const void *y)
@@ -104,16 +105,19 @@ int appt_spans(MDB_txn *txn, enum store_db db, const char *name, time_t t0, time
     if (db != SCHED_BY_LOCATION) {
         size_t kl = sched_idx_key(k0, db, name, from_u, 0);
         rc = scan_spans(cur, k0, kl - 16, t0, t1, NULL, out, n, &cap);
-    } else {
+    } else if (*name) { /* nothing is at no location */
         /* A location's: every provider's stretch of the provider index (and the walk-ins
          * for anyone, under ""), those at the location; the next provider's stretch starts
          * at the first key past "name" 0, found at "name" 1 (names are printable). */
         MDB_val k, v;
-        for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0 && !rc;) {
+        int g;
+        for (g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0 && !rc;) {
             const uint8_t *nul = memchr(k.mv_data, 0, k.mv_size);
             size_t nl = nul ? (size_t)(nul - (const uint8_t *)k.mv_data) : 0;
-            if (!nul || nl > SCHED_NAME_MAX)
-                break;
+            if (!nul || nl > SCHED_NAME_MAX) { /* damaged (practiced check tells): step over */
+                g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+                continue;
+            }
             char pname[SCHED_NAME_MAX + 1];
             memcpy(pname, k.mv_data, nl);
             pname[nl] = 0;
@@ -123,6 +127,8 @@ int appt_spans(MDB_txn *txn, enum store_db db, const char *name, time_t t0, time
             k = (MDB_val){nl + 1, k0};
             g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         }
+        if (!rc && g != 0 && g != MDB_NOTFOUND)
+            rc = pm_err_from_mdb(g);
         if (!rc && *n > 1)
             qsort(*out, *n, sizeof **out, cmp_span);
     }

@@ -103,8 +103,9 @@ static void check_appointment_indexes(chk *c)
             const uint8_t *p = k.mv_data, *nul = memchr(p, 0, k.mv_size);
             int rec = appt_indexes[i].db == DB_RECORDS;
             size_t pl = nul ? (size_t)(nul - p) + 1 + (size_t)rec : k.mv_size;
-            if (rec && pl <= k.mv_size && p[pl - 1] != REC_APPT)
-                continue; /* another kind of the patient's records */
+            if (rec && (!nul || pl > k.mv_size || p[pl - 1] != REC_APPT))
+                continue; /* another kind of the patient's records (practiced check's
+                             audit pass reports those of no known kind) */
             if (k.mv_size != pl + 16) {
                 say(c, "a %s index entry is malformed", appt_indexes[i].what);
                 continue;

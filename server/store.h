@@ -56,9 +56,9 @@ enum rec_kind {
     REC_AUDIT = 'l', /* seq(u64) -> "": audit entries naming the record */
 };
 
-/* Schema 2: DB_RECORDS replaced audit_rec (record 0 seq) and appt_pat (mrn 0 start id);
- * appt_loc went, the provider index's values name the location. */
-#define STORE_SCHEMA_VERSION 2
+/* Schema 2: DB_RECORDS replaced audit_rec (record 0 seq) and appt_pat (mrn 0 start id).
+ * Schema 3: appt_loc went; the provider index's values name the location. */
+#define STORE_SCHEMA_VERSION 3
 
 /* The start of an index key naming something: the name (at most max bytes), 0, then the
  * kind byte when kind is not 0. Returns its length (at most max + 2). */

@@ -423,19 +423,26 @@ static void test_patient_garbage(void **state)
 }
 
 /* In a patient's records (the entries of every kind that name the patient, side by side):
- * an audit entry past the end of the log, then an appointment that does not exist. Each
- * is found as what it is; the patient's real audit entries beside them are not blamed. */
+ * an audit entry past the end of the log, an appointment that does not exist, an entry of
+ * no known kind. Each is found as what it is, and nothing else is blamed: not the
+ * patient's real audit entries beside them, not the other kinds. */
 static void test_records_entries_for_nothing(void **state)
 {
     (void)state;
-    const struct {
-        const char *name, *needle;
+    static const char *const problems[] = {
+        "an audit index entry points at no audit entry",
+        "the patient index points at appointment 999999, which does not exist",
+        "a records entry of no known kind",
+    };
+    static const struct {
+        const char *name;
         uint8_t kind;
         size_t nums;
+        int problem; /* the one of problems[] it must cause, alone */
     } cases[] = {
-        {"records-audit", "an audit index entry points at no audit entry", 'l', 1},
-        {"records-appt", "the patient index points at appointment 999999, which does not exist",
-         'a', 2},
+        {"records-audit", 'l', 1, 0},
+        {"records-appt", 'a', 2, 1},
+        {"records-unknown", 'z', 1, 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char dir[400];
@@ -457,7 +464,14 @@ static void test_records_entries_for_nothing(void **state)
         }
         assert_int_equal(mdb_put(d->txn, raw_dbi(d, "records"), &k, &v, 0), 0);
         raw_commit(d);
-        expect_problem(dir, cases[i].name, cases[i].needle);
+        expect_problem(dir, cases[i].name, problems[cases[i].problem]);
+        char out[16384];
+        check(dir, out, sizeof out);
+        for (size_t j = 0; j < sizeof problems / sizeof problems[0]; j++)
+            if ((int)j != cases[i].problem && strstr(out, problems[j]))
+                fail_msg("%s: also reported \"%s\"", cases[i].name, problems[j]);
+        if (!strstr(out, "1 problem(s) found"))
+            fail_msg("%s: more than the one problem", cases[i].name);
     }
 }
 

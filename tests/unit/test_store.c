@@ -674,72 +674,85 @@ static void test_open_modes(void **state)
     assert_null(st);
 }
 
-/* A store of schema 1 (a patient's appointments in appt_pat, the audit index in audit_rec,
- * a location index) opened by this practiced: refused read-only; opened for serving, the
- * entries move into records, each kind after the name, the provider index names the
- * locations, and the old databases go. The map is only as big as
- * the old file, so the migration has to grow it on the way. */
+/* ---- migrations ---- */
+
 static void put_raw(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl)
 {
     MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
     assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
 }
 
-static size_t old_key(uint8_t *k, const char *name, uint64_t a, int two, uint64_t b)
+/* name 0 [kind] a [b]: index keys as schema 1 (kind 0) and schema 2 wrote them */
+static size_t old_key(uint8_t *k, const char *name, int kind, uint64_t a, int two, uint64_t b)
 {
     size_t n = strlen(name) + 1;
     memcpy(k, name, n);
+    if (kind)
+        k[n++] = (uint8_t)kind;
     pm_put_u64(k + n, a);
     if (two)
         pm_put_u64(k + n + 8, b);
     return n + (two ? 16 : 8);
 }
 
-static void test_schema1_migrates(void **state)
+enum { PATIENTS = 300, APPTS = 20, AUDITS = 30 };
+static const struct {
+    const char *provider, *location;
+} old_appts[] = {{"dr-a", "north"}, {"", "south"}, {"dr-b", "south"}};
+
+/* A store as an older practiced left it, in f->extra_dir: every database of today's (made
+ * by store_open, so that only the schema can tell), then the older layout. Schema 1: no
+ * records; appt_pat and audit_rec instead. Schema 2: records. Both: the provider index's
+ * values without the location, no walk-in for anyone (provider "") in it, and appt_loc. */
+static void make_old_store(fx *f, int schema)
 {
-    fx *f = *state;
-    enum { PATIENTS = 300, APPTS = 20, AUDITS = 30 };
-    tu_mkdtemp(f->extra_dir, sizeof f->extra_dir, "store-schema1");
+    tu_mkdtemp(f->extra_dir, sizeof f->extra_dir, "store-old");
+    store *st;
+    assert_int_equal(store_open(&st, f->extra_dir, STORE_CREATE), PM_OK);
+    store_close(st);
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi meta, pat, rec;
+    MDB_dbi meta, pat, rec, appts, prov, loc;
     assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
     assert_int_equal(mdb_env_open(env, f->extra_dir, MDB_NOTLS, 0600), 0);
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
-    assert_int_equal(mdb_dbi_open(txn, "appt_pat", MDB_CREATE, &pat), 0);
-    assert_int_equal(mdb_dbi_open(txn, "audit_rec", MDB_CREATE, &rec), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     uint8_t k[64], v[9];
-    pm_put_u64(v, 1);
+    pm_put_u64(v, (uint64_t)schema);
     put_raw(txn, meta, "schema", 6, v, 8);
+    assert_int_equal(mdb_dbi_open(txn, "records", 0, &rec), 0);
+    if (schema == 1) {
+        assert_int_equal(mdb_drop(txn, rec, 1), 0);
+        assert_int_equal(mdb_dbi_open(txn, "appt_pat", MDB_CREATE, &pat), 0);
+        assert_int_equal(mdb_dbi_open(txn, "audit_rec", MDB_CREATE, &rec), 0);
+    } else {
+        pat = rec;
+    }
+    int kind_a = schema == 1 ? 0 : REC_APPT, kind_l = schema == 1 ? 0 : REC_AUDIT;
     for (int p = 0; p < PATIENTS; p++) {
         char mrn[16];
         snprintf(mrn, sizeof mrn, "MRN%05d", p);
         for (int i = 0; i < APPTS; i++) {
             pm_put_u64(v, 5000 + (uint64_t)i);
             v[8] = (uint8_t)(i % 3);
-            put_raw(txn, pat, k, old_key(k, mrn, 4000 + (uint64_t)i, 1, (uint64_t)(p * APPTS + i)),
-                    v, 9);
+            put_raw(txn, pat, k,
+                    old_key(k, mrn, kind_a, 4000 + (uint64_t)i, 1, (uint64_t)(p * APPTS + i)), v,
+                    9);
         }
         for (int i = 0; i < AUDITS; i++)
-            put_raw(txn, rec, k, old_key(k, mrn, (uint64_t)(i * PATIENTS + p + 1), 0, 0), "", 0);
+            put_raw(txn, rec, k, old_key(k, mrn, kind_l, (uint64_t)(i * PATIENTS + p + 1), 0, 0),
+                    "", 0);
     }
-    put_raw(txn, rec, k, old_key(k, "setup", 7, 0, 0), "", 0);
-    /* three appointments: the provider index had 9-byte values and no walk-in for anyone
-     * (provider ""), appt_loc had them all */
-    static const struct {
-        const char *provider, *location;
-    } ap[] = {{"dr-a", "north"}, {"", "south"}, {"dr-b", "south"}};
-    MDB_dbi appts, prov, loc;
-    assert_int_equal(mdb_dbi_open(txn, "appts", MDB_CREATE, &appts), 0);
-    assert_int_equal(mdb_dbi_open(txn, "appt_prov", MDB_CREATE, &prov), 0);
+    put_raw(txn, rec, k, old_key(k, "setup", kind_l, 7, 0, 0), "", 0);
+    assert_int_equal(mdb_dbi_open(txn, "appts", 0, &appts), 0);
+    assert_int_equal(mdb_dbi_open(txn, "appt_prov", 0, &prov), 0);
     assert_int_equal(mdb_dbi_open(txn, "appt_loc", MDB_CREATE, &loc), 0);
     for (int i = 0; i < 3; i++) {
         Pm__Appointment a = PM__APPOINTMENT__INIT;
         a.id = 900001 + (uint64_t)i;
-        a.provider = (char *)ap[i].provider;
-        a.location = (char *)ap[i].location;
+        a.provider = (char *)old_appts[i].provider;
+        a.location = (char *)old_appts[i].location;
         a.patient_mrn = "MRN00001";
         a.start = 7000 + i;
         a.end = 8000 + i;
@@ -752,20 +765,23 @@ static void test_schema1_migrates(void **state)
         pm_put_u64(v, (uint64_t)a.end);
         v[8] = (uint8_t)a.status;
         if (*a.provider)
-            put_raw(txn, prov, k, old_key(k, a.provider, (uint64_t)a.start, 1, a.id), v, 9);
-        put_raw(txn, loc, k, old_key(k, a.location, (uint64_t)a.start, 1, a.id), v, 9);
+            put_raw(txn, prov, k, old_key(k, a.provider, 0, (uint64_t)a.start, 1, a.id), v, 9);
+        put_raw(txn, loc, k, old_key(k, a.location, 0, (uint64_t)a.start, 1, a.id), v, 9);
     }
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
+}
 
+/* Opens the old store for serving, with a map only as big as its file so that the
+ * migration has to grow it, and checks it is of today's layout; returns it open. */
+static store *open_migrated(fx *f)
+{
     store *st = NULL;
-    assert_int_equal(store_open(&st, f->extra_dir, STORE_READONLY), PM_E_CONFIG);
-    assert_null(st);
-    setenv("PRACTICED_TEST_MAP_KIB", "1", 1); /* the map is the file: it must grow */
+    setenv("PRACTICED_TEST_MAP_KIB", "1", 1);
     int rc = store_open(&st, f->extra_dir, STORE_OPEN);
     unsetenv("PRACTICED_TEST_MAP_KIB");
     assert_int_equal(rc, PM_OK);
-
+    MDB_txn *txn;
     assert_int_equal(store_txn_begin(st, 0, &txn), PM_OK);
     uint64_t schema = 0;
     assert_int_equal(store_meta_get_u64(txn, st, "schema", &schema), PM_OK);
@@ -774,37 +790,39 @@ static void test_schema1_migrates(void **state)
     assert_int_equal(mdb_dbi_open(txn, "appt_pat", 0, &gone), MDB_NOTFOUND);
     assert_int_equal(mdb_dbi_open(txn, "audit_rec", 0, &gone), MDB_NOTFOUND);
     assert_int_equal(mdb_dbi_open(txn, "appt_loc", 0, &gone), MDB_NOTFOUND);
+
     /* the provider index names the location; the walk-in for anyone is under "" */
-    MDB_cursor *pc;
-    assert_int_equal(mdb_cursor_open(txn, store_dbi(st, DB_APPT_PROV), &pc), 0);
-    MDB_val pk, pv;
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(txn, store_dbi(st, DB_APPT_PROV), &cur), 0);
+    MDB_val key, val;
     static const int order[3] = {1, 0, 2}; /* "", "dr-a", "dr-b" */
-    int pg = mdb_cursor_get(pc, &pk, &pv, MDB_FIRST);
-    for (int i = 0; i < 3; i++, pg = mdb_cursor_get(pc, &pk, &pv, MDB_NEXT)) {
-        assert_int_equal(pg, 0);
+    int g = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    for (int i = 0; i < 3; i++, g = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        assert_int_equal(g, 0);
         int j = order[i];
-        size_t nl = strlen(ap[j].provider), ll = strlen(ap[j].location);
-        assert_int_equal(pk.mv_size, nl + 17);
-        assert_memory_equal(pk.mv_data, ap[j].provider, nl + 1);
-        assert_int_equal(pm_get_u64((uint8_t *)pk.mv_data + nl + 1), 7000 + j);
-        assert_int_equal(pm_get_u64((uint8_t *)pk.mv_data + nl + 9), 900001 + j);
-        assert_int_equal(pv.mv_size, 9 + ll);
-        assert_int_equal(pm_get_u64(pv.mv_data), 8000 + j);
-        assert_int_equal(((uint8_t *)pv.mv_data)[8], PM__APPOINTMENT_STATUS__BOOKED);
-        assert_memory_equal((uint8_t *)pv.mv_data + 9, ap[j].location, ll);
+        size_t nl = strlen(old_appts[j].provider), ll = strlen(old_appts[j].location);
+        assert_int_equal(key.mv_size, nl + 17);
+        assert_memory_equal(key.mv_data, old_appts[j].provider, nl + 1);
+        assert_int_equal(pm_get_u64((uint8_t *)key.mv_data + nl + 1), 7000 + j);
+        assert_int_equal(pm_get_u64((uint8_t *)key.mv_data + nl + 9), 900001 + j);
+        assert_int_equal(val.mv_size, 9 + ll);
+        assert_int_equal(pm_get_u64(val.mv_data), 8000 + j);
+        assert_int_equal(((uint8_t *)val.mv_data)[8], PM__APPOINTMENT_STATUS__BOOKED);
+        assert_memory_equal((uint8_t *)val.mv_data + 9, old_appts[j].location, ll);
     }
-    assert_int_equal(pg, MDB_NOTFOUND);
-    mdb_cursor_close(pc);
+    assert_int_equal(g, MDB_NOTFOUND);
+    mdb_cursor_close(cur);
+
+    /* records: one patient's entries in order, appointments (start, id -> end, status) then
+     * the audit entries naming it, then the next patient's */
     MDB_stat ms;
     assert_int_equal(mdb_stat(txn, store_dbi(st, DB_RECORDS), &ms), 0);
     assert_int_equal(ms.ms_entries, PATIENTS * (APPTS + AUDITS) + 1);
-    /* one patient's entries, in order: appointments (start, id -> end, status), then the
-     * audit entries naming it */
-    MDB_cursor *cur;
     assert_int_equal(mdb_cursor_open(txn, store_dbi(st, DB_RECORDS), &cur), 0);
+    uint8_t k[64];
     size_t pl = store_name_prefix(k, "MRN00007", 40, REC_APPT);
-    MDB_val key = {pl, k}, val;
-    int g = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    key = (MDB_val){pl, k};
+    g = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
     for (int i = 0; i < APPTS + AUDITS; i++, g = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         assert_int_equal(g, 0);
         const uint8_t *kp = key.mv_data;
@@ -825,7 +843,7 @@ static void test_schema1_migrates(void **state)
         }
     }
     assert_int_equal(g, 0);
-    assert_memory_equal(key.mv_data, "MRN00008", 9); /* the next patient's */
+    assert_memory_equal(key.mv_data, "MRN00008", 9);
     pl = store_name_prefix(k, "setup", 40, REC_AUDIT);
     pm_put_u64(k + pl, 7);
     key = (MDB_val){pl + 8, k};
@@ -835,10 +853,33 @@ static void test_schema1_migrates(void **state)
     store_stats stats;
     store_get_stats(st, &stats);
     assert_true(stats.map_grows >= 1);
-    store_close(st);
+    return st;
+}
 
-    /* once migrated, it opens as any other */
+/* Schema 1 (a patient's appointments in appt_pat, the audit index in audit_rec): the
+ * entries move into records, each kind after the name; the provider index is written
+ * again; the old databases go. Once done, it opens read-only as any other. */
+static void test_schema1_migrates(void **state)
+{
+    fx *f = *state;
+    make_old_store(f, 1);
+    store *st = open_migrated(f);
+    store_close(st);
     assert_int_equal(store_open(&st, f->extra_dir, STORE_READONLY), PM_OK);
+    store_close(st);
+}
+
+/* Schema 2 (records already, the provider index without locations): refused read-only,
+ * which only the schema can tell here (every database of today's is there); opened for
+ * serving, the provider index is written again and appt_loc goes. */
+static void test_schema2_migrates(void **state)
+{
+    fx *f = *state;
+    make_old_store(f, 2);
+    store *st = NULL;
+    assert_int_equal(store_open(&st, f->extra_dir, STORE_READONLY), PM_E_CONFIG);
+    assert_null(st);
+    st = open_migrated(f);
     store_close(st);
 }
 
@@ -859,6 +900,7 @@ int main(void)
         T(test_pb_round_trip),
         T(test_open_modes),
         T(test_schema1_migrates),
+        T(test_schema2_migrates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,8 @@
  * people type, read in the practice's zone (Europe/Paris here, across its DST changes). */
 #include "tu.h"
 
+#include <pthread.h>
+
 #include "pm_buf.h"
 #include "pm_err.h"
 #include "pm_time.h"
@@ -512,9 +514,9 @@ static void test_parse_when(void **state)
 }
 
 /* The local-time functions remember recent days; every answer must still be the C
- * library's, in zones with whole-hour, half-hour and no clock changes, for instants every
- * 61 minutes and 7 seconds over two years (both changes each year, days visited out of
- * order so that kept days are found, evicted and kept again), and after a zone change. */
+ * library's, in zones with whole-hour, half-hour, at-midnight and no clock changes, for instants
+ * every 61 minutes and 7 seconds over two years (both changes each year, days visited out of order
+ * so that kept days are found, evicted and kept again), and after a zone change. */
 static void test_local_days_as_libc(void **state)
 {
     (void)state;
@@ -563,6 +565,49 @@ static void test_local_days_as_libc(void **state)
     assert_int_equal(pm_local_minutes(t0 + 3 * 3600), 4 * 60);
 }
 
+/* A zone change reaches the days every thread remembers: this thread's and another's. */
+static pthread_barrier_t zone_bar;
+static char other_dates[2][11];
+
+static void *other_thread(void *arg)
+{
+    time_t t = *(time_t *)arg;
+    pm_local_date(t, other_dates[0]); /* remembered under the first zone */
+    pthread_barrier_wait(&zone_bar);
+    pthread_barrier_wait(&zone_bar); /* the zone changes in between */
+    pm_local_date(t, other_dates[1]);
+    return NULL;
+}
+
+static void test_local_days_follow_the_zone(void **state)
+{
+    (void)state;
+    time_t t = 1781492400; /* 2026-06-15 03:00 UTC: 05:00 in Paris, 23:00 the day before in
+                              New York */
+    char d[11];
+    assert_int_equal(pm_tz_use("Europe/Paris"), PM_OK);
+    pthread_t th;
+    assert_int_equal(pthread_barrier_init(&zone_bar, NULL, 2), 0);
+    assert_int_equal(pthread_create(&th, NULL, other_thread, &t), 0);
+    pm_local_date(t, d);
+    assert_string_equal(d, "2026-06-15");
+    assert_int_equal(pm_local_minutes(t), 5 * 60);
+    pthread_barrier_wait(&zone_bar);
+    assert_int_equal(pm_tz_use("America/New_York"), PM_OK);
+    pthread_barrier_wait(&zone_bar);
+    pthread_join(th, NULL);
+    pthread_barrier_destroy(&zone_bar);
+    pm_local_date(t, d);
+    assert_string_equal(d, "2026-06-14");
+    assert_int_equal(pm_local_minutes(t), 23 * 60);
+    time_t mid;
+    assert_int_equal(pm_local_instant("2026-06-15", 0, &mid), 0);
+    assert_int_equal(mid, 1781496000); /* 04:00 UTC */
+    assert_string_equal(other_dates[0], "2026-06-15");
+    assert_string_equal(other_dates[1], "2026-06-14");
+    assert_int_equal(pm_tz_use("Europe/Paris"), PM_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_parse_date),
         cmocka_unit_test(test_tz),
         cmocka_unit_test(test_local_days_as_libc),
+        cmocka_unit_test(test_local_days_follow_the_zone),
         cmocka_unit_test(test_parse_when),
     };
     return cmocka_run_group_tests(tests, use_paris, NULL);
