@@ -8,6 +8,7 @@
 #include "pm_time.h"
 #include "pm_util.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,13 +181,16 @@ static int cmd_add(cli *c, int argc, char **argv)
 /* ---- waitlist list ---- */
 
 static const char list_help[] =
-    "usage: practice waitlist list [--all]\n"
+    "usage: practice waitlist list [--all [--limit N] [--before ID]]\n"
     "\n"
     "The patients waiting for an earlier time, in the order offers go out, and the offers\n"
     "waiting for an answer with the time left to answer.\n"
     "\n"
     "Options:\n"
-    "  --all   also the entries that are done with (scheduled or removed)\n";
+    "  --all         also the newest entries that are done with (scheduled or removed), and\n"
+    "                the offers they had\n"
+    "  --limit N     that many of those (default 100, at most 1000)\n"
+    "  --before ID   those older than entry ID: the next page back\n";
 
 static int print_waitlist(cli *c, const sched_names *n, const Pm__Waitlist *wl)
 {
@@ -247,23 +251,59 @@ static int print_waitlist(cli *c, const sched_names *n, const Pm__Waitlist *wl)
 
 static int cmd_list(cli *c, int argc, char **argv)
 {
-    int all, rc = cli_all_option(c, argc, argv, &all);
-    if (rc || (rc = cli_open(c)))
-        return cli_scan_exit(rc);
+    enum { O_ALL = 1, O_LIMIT, O_BEFORE };
+    static const struct option opts[] = {{"all", no_argument, 0, O_ALL},
+                                         {"limit", required_argument, 0, O_LIMIT},
+                                         {"before", required_argument, 0, O_BEFORE},
+                                         HELP_OPTION,
+                                         END_OPTIONS};
+    int all = 0, o, rc = CLI_EXIT_OK;
+    unsigned long limit = 0, before = 0;
+    while (rc == CLI_EXIT_OK && (o = cli_opt(c, argc, argv, opts)) >= 0) {
+        if (o == O_ALL)
+            all = 1;
+        else if (o == O_LIMIT)
+            rc = cli_parse_uint(c, "--limit", optarg, 1, 1000, &limit);
+        else if (o == O_BEFORE)
+            rc = cli_parse_uint(c, "--before", optarg, 1, ULONG_MAX, &before);
+    }
+    if (rc || o != -1) {
+        c->opt_active = 0;
+        return rc ? rc : cli_opt_exit(o);
+    }
+    if (optind < argc)
+        return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+    if ((limit || before) && !all)
+        return cli_usage_error(c, "--limit and --before page the closed entries: give --all");
+    if ((rc = cli_open(c)))
+        return rc;
     pm_arena a;
     pm_arena_init(&a, 0);
     Pm__ListWaitlist *lw;
     Pm__Envelope *resp = NULL;
     Pm__Envelope *e = cli_request(&a, PM__ENVELOPE__BODY_LIST_WAITLIST,
                                   &pm__list_waitlist__descriptor, (void **)&lw);
-    if (e)
+    if (e) {
         lw->include_closed = all;
+        lw->closed_limit = (uint32_t)limit;
+        lw->closed_before_id = before;
+    }
     rc = cli_call(c, e, &a, PM__ENVELOPE__BODY_WAITLIST, &resp);
     if (rc == CLI_EXIT_OK) {
         sched_names n = {0};
         if (!c->json)
             sched_names_load(c, &a, &n);
-        rc = print_waitlist(c, &n, resp->waitlist);
+        const Pm__Waitlist *wl = resp->waitlist;
+        rc = print_waitlist(c, &n, wl);
+        uint64_t low = UINT64_MAX;
+        for (size_t i = 0; i < wl->n_entries; i++)
+            if (wl->entries[i]->status != PM__WAITLIST_STATUS__WAITING &&
+                wl->entries[i]->status != PM__WAITLIST_STATUS__OFFERED && wl->entries[i]->id < low)
+                low = wl->entries[i]->id;
+        if (rc == CLI_EXIT_OK && !c->json && wl->more_closed && low != UINT64_MAX)
+            printf("\nOlder entries: practice waitlist list --all --before %llu%s%s\n",
+                   (unsigned long long)low, limit ? " --limit " : "",
+                   limit ? pm_arena_printf(&a, "%lu", limit) : "");
     }
     pm_arena_free(&a);
     return rc;

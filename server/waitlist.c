@@ -481,91 +481,172 @@ int waitlist_answer(struct req *r, wctx *ctx)
     return PM_OK;
 }
 
-/* Every offer ever made, answered or not, newest last. */
-static int list_all_offers(struct req *r, MDB_txn *txn, Pm__Waitlist *wl)
+#define CLOSED_DEFAULT  100
+#define CLOSED_MAX      1000
+#define OFFERS_PER_PAGE 8 /* past offers read for each closed entry asked for */
+
+static int cmp_u64(const void *x, const void *y)
 {
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, store_dbi(srv.st, DB_OFFERS), &cur);
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* entries and offers are listed by id, the order they were made in */
+static int cmp_entry(const void *x, const void *y)
+{
+    const Pm__WaitlistEntry *a = *(Pm__WaitlistEntry *const *)x,
+                            *b = *(Pm__WaitlistEntry *const *)y;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static int cmp_offer(const void *x, const void *y)
+{
+    const Pm__Offer *a = *(Pm__Offer *const *)x, *b = *(Pm__Offer *const *)y;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static int is_open(const Pm__WaitlistEntry *e)
+{
+    return e->status == PM__WAITLIST_STATUS__WAITING || e->status == PM__WAITLIST_STATUS__OFFERED;
+}
+
+/* The ids of the open entries, ascending: the waiting queue's and those of open offers (an
+ * offered entry leaves the queue). Reads only those, however many closed entries and
+ * offers the years have left. The open offers go into wl. */
+static int open_entries(struct req *r, MDB_txn *txn, Pm__Waitlist *wl, uint64_t **ids, size_t *n)
+{
+    MDB_stat q, x;
+    int rc = mdb_stat(txn, store_dbi(srv.st, DB_WAIT_IDX), &q);
+    if (!rc)
+        rc = mdb_stat(txn, store_dbi(srv.st, DB_OFFER_EXP), &x);
     if (rc)
         return pm_err_from_mdb(rc);
-    size_t cap = 0;
-    wl->n_offers = 0;
-    MDB_val k, v;
-    for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
-         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        Pm__Offer *o = pm__offer__unpack(pm_arena_pbc(&r->arena), v.mv_size, v.mv_data);
-        if (!o)
-            continue;
-        if (wl->n_offers == cap) {
-            cap = cap ? cap * 2 : 32;
-            Pm__Offer **g2 = pm_arena_alloc(&r->arena, sizeof *g2 * cap);
-            if (!g2) {
-                mdb_cursor_close(cur);
-                return PM_E_NOMEM;
+    *n = 0;
+    *ids = pm_arena_alloc(&r->arena, sizeof **ids * (q.ms_entries + x.ms_entries + 1));
+    wl->offers = pm_arena_alloc(&r->arena, sizeof *wl->offers * (x.ms_entries + 1));
+    if (!*ids || !wl->offers)
+        return PM_E_NOMEM;
+    const enum store_db dbs[2] = {DB_WAIT_IDX, DB_OFFER_EXP};
+    for (int d = 0; d < 2; d++) {
+        MDB_cursor *cur;
+        if ((rc = mdb_cursor_open(txn, store_dbi(srv.st, dbs[d]), &cur)))
+            return pm_err_from_mdb(rc);
+        MDB_val k, v;
+        int g;
+        size_t cap = d ? x.ms_entries : q.ms_entries;
+        for (g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0 && cap--;
+             g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            Pm__Offer *o;
+            if (d == 0 && k.mv_size == 17)
+                (*ids)[(*n)++] = pm_get_u64((uint8_t *)k.mv_data + 9);
+            else if (d == 1 && k.mv_size == 16 &&
+                     offer_load(txn, pm_get_u64((uint8_t *)k.mv_data + 8), &r->arena, &o) ==
+                         PM_OK &&
+                     o->status == PM__OFFER_STATUS__OPEN) {
+                (*ids)[(*n)++] = o->entry_id;
+                o->patient_name = (char *)sched_patient_name(txn, o->patient_mrn, &r->arena);
+                wl->offers[wl->n_offers++] = o;
             }
-            if (wl->n_offers)
-                memcpy(g2, wl->offers, sizeof *g2 * wl->n_offers);
-            wl->offers = g2;
         }
-        o->patient_name = (char *)sched_patient_name(txn, o->patient_mrn, &r->arena);
-        wl->offers[wl->n_offers++] = o;
+        mdb_cursor_close(cur);
+        if (g != 0 && g != MDB_NOTFOUND)
+            return pm_err_from_mdb(g);
+    }
+    qsort(*ids, *n, sizeof **ids, cmp_u64);
+    return PM_OK;
+}
+
+/* With include_closed: the newest closed entries (before closed_before_id, at most
+ * closed_limit), walking the entries back from there; and the past offers made to the
+ * entries listed, among the newest OFFERS_PER_PAGE per entry asked for. */
+static int closed_entries(struct req *r, MDB_txn *txn, const Pm__ListWaitlist *q, Pm__Waitlist *wl,
+                          size_t *cap)
+{
+    uint32_t limit = q->closed_limit ? q->closed_limit : CLOSED_DEFAULT;
+    if (limit > CLOSED_MAX)
+        limit = CLOSED_MAX;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, store_dbi(srv.st, DB_WAITLIST), &cur);
+    if (rc)
+        return pm_err_from_mdb(rc);
+    uint8_t kb[8];
+    pm_put_u64(kb, q->closed_before_id ? q->closed_before_id : UINT64_MAX);
+    MDB_val k = {8, kb}, v;
+    int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    g = mdb_cursor_get(cur, &k, &v, g == 0 ? MDB_PREV : MDB_LAST);
+    uint32_t got = 0;
+    for (; g == 0; g = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+        Pm__WaitlistEntry *e =
+            pm__waitlist_entry__unpack(pm_arena_pbc(&r->arena), v.mv_size, v.mv_data);
+        if (!e || is_open(e))
+            continue;
+        if (got == limit) {
+            wl->more_closed = 1;
+            break;
+        }
+        e->patient_name = (char *)sched_patient_name(txn, e->patient_mrn, &r->arena);
+        if (pm_arena_push(&r->arena, (void ***)&wl->entries, &wl->n_entries, cap, e)) {
+            mdb_cursor_close(cur);
+            return PM_E_NOMEM;
+        }
+        got++;
     }
     mdb_cursor_close(cur);
-    return PM_OK;
+    if (g != 0 && g != MDB_NOTFOUND)
+        return pm_err_from_mdb(g);
+
+    /* their past offers */
+    size_t ocap = wl->n_offers, left = (size_t)limit * OFFERS_PER_PAGE;
+    if ((rc = mdb_cursor_open(txn, store_dbi(srv.st, DB_OFFERS), &cur)))
+        return pm_err_from_mdb(rc);
+    for (g = mdb_cursor_get(cur, &k, &v, MDB_LAST); g == 0 && left--;
+         g = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+        Pm__Offer *o = pm__offer__unpack(pm_arena_pbc(&r->arena), v.mv_size, v.mv_data);
+        if (!o || o->status == PM__OFFER_STATUS__OPEN)
+            continue;
+        size_t i = 0;
+        while (i < wl->n_entries && wl->entries[i]->id != o->entry_id)
+            i++;
+        if (i == wl->n_entries)
+            continue;
+        o->patient_name = wl->entries[i]->patient_name;
+        if (pm_arena_push(&r->arena, (void ***)&wl->offers, &wl->n_offers, &ocap, o)) {
+            mdb_cursor_close(cur);
+            return PM_E_NOMEM;
+        }
+    }
+    mdb_cursor_close(cur);
+    return g != 0 && g != MDB_NOTFOUND ? pm_err_from_mdb(g) : PM_OK;
 }
 
 int waitlist_list(struct req *r, MDB_txn *txn)
 {
-    int all = r->env->list_waitlist->include_closed;
+    const Pm__ListWaitlist *q = r->env->list_waitlist;
     Pm__Envelope *env = req_respond(r, PM__ENVELOPE__BODY_WAITLIST);
     Pm__Waitlist *wl = pm_msg_new(&r->arena, &pm__waitlist__descriptor);
     if (!env || !wl)
         return PM_E_NOMEM;
     env->waitlist = wl;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, store_dbi(srv.st, DB_WAITLIST), &cur);
+    uint64_t *ids = NULL;
+    size_t nids = 0, cap = 0;
+    int rc = open_entries(r, txn, wl, &ids, &nids);
     if (rc)
-        return pm_err_from_mdb(rc);
-    size_t cap = 0;
-    MDB_val k, v;
-    for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
-         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        Pm__WaitlistEntry *e =
-            pm__waitlist_entry__unpack(pm_arena_pbc(&r->arena), v.mv_size, v.mv_data);
-        if (!e || (!all && e->status != PM__WAITLIST_STATUS__WAITING &&
-                   e->status != PM__WAITLIST_STATUS__OFFERED))
+        return rc;
+    for (size_t i = 0; i < nids; i++) {
+        Pm__WaitlistEntry *e;
+        if ((i && ids[i] == ids[i - 1]) || entry_load(txn, ids[i], &r->arena, &e) != PM_OK ||
+            !is_open(e))
             continue;
-        if (wl->n_entries == cap) {
-            cap = cap ? cap * 2 : 32;
-            Pm__WaitlistEntry **gr = pm_arena_alloc(&r->arena, sizeof *gr * cap);
-            if (!gr) {
-                mdb_cursor_close(cur);
-                return PM_E_NOMEM;
-            }
-            if (wl->n_entries)
-                memcpy(gr, wl->entries, sizeof *gr * wl->n_entries);
-            wl->entries = gr;
-        }
         e->patient_name = (char *)sched_patient_name(txn, e->patient_mrn, &r->arena);
-        wl->entries[wl->n_entries++] = e;
-        if (e->status == PM__WAITLIST_STATUS__OFFERED)
-            wl->n_offers++;
+        if (pm_arena_push(&r->arena, (void ***)&wl->entries, &wl->n_entries, &cap, e))
+            return PM_E_NOMEM;
     }
-    mdb_cursor_close(cur);
-    if (all)
-        return list_all_offers(r, txn, wl);
-    wl->offers = pm_arena_alloc(&r->arena, sizeof *wl->offers * (wl->n_offers ? wl->n_offers : 1));
-    if (!wl->offers)
-        return PM_E_NOMEM;
-    wl->n_offers = 0;
-    for (size_t i = 0; i < wl->n_entries; i++) {
-        Pm__Offer *o;
-        if (wl->entries[i]->status == PM__WAITLIST_STATUS__OFFERED &&
-            offer_load(txn, wl->entries[i]->offer_id, &r->arena, &o) == PM_OK) {
-            o->patient_name = wl->entries[i]->patient_name;
-            wl->offers[wl->n_offers++] = o;
-        }
-    }
+    if (q->include_closed && (rc = closed_entries(r, txn, q, wl, &cap)))
+        return rc;
+    if (wl->n_entries > 1)
+        qsort(wl->entries, wl->n_entries, sizeof *wl->entries, cmp_entry);
+    if (wl->n_offers > 1)
+        qsort(wl->offers, wl->n_offers, sizeof *wl->offers, cmp_offer);
     r->audit_detail = pm_arena_printf(&r->arena, "%zu entries", wl->n_entries);
     return PM_OK;
 }

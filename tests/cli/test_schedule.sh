@@ -368,6 +368,16 @@ expect 0 "still waiting" --json waitlist list &&
 expect 0 "waitlist remove" waitlist remove "$W3"
 expect 0 "removed" --json waitlist list &&
   is "$(json '[e["id"] for e in d["entries"] if e["id"] == '"$W3"']')" "[]" "off the list"
+# closed entries come a page at a time: the newest first, then back from the smallest id
+expect 0 "waitlist list --all --limit 1" waitlist list --all --limit 1 &&
+  has "removed" "the newest closed entry (removed)" &&
+  has "Older entries: practice waitlist list --all --before $W3 --limit 1" "says how to page back"
+expect 0 "the page before it" --json waitlist list --all --limit 1 --before "$W3" &&
+  is "$(json '[e["status"] for e in d["entries"] if e["status"] not in ("waiting", "offered")]')" \
+    "['scheduled']" "the scheduled entry, older" &&
+  is "$(json 'd.get("more_closed", False)')" "False" "and nothing older"
+expect 2 "--limit without --all" waitlist list --limit 5
+expect 8 "--limit out of range" waitlist list --all --limit 0 && err_has "--limit" "names the option"
 
 # ---- the day grid ---------------------------------------------------------------------
 

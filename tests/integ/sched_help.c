@@ -460,9 +460,17 @@ int sh_wait_remove(pc_client *c, pm_arena *a, uint64_t id, Pm__WaitlistEntry **o
 
 int sh_wait_list(pc_client *c, pm_arena *a, int include_closed, Pm__Waitlist **out)
 {
+    return sh_wait_page(c, a, include_closed, 0, 0, out);
+}
+
+int sh_wait_page(pc_client *c, pm_arena *a, int include_closed, uint32_t closed_limit,
+                 uint64_t closed_before_id, Pm__Waitlist **out)
+{
     Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_LIST_WAITLIST), *resp = NULL;
     e->list_waitlist = pm_msg_new(a, &pm__list_waitlist__descriptor);
     e->list_waitlist->include_closed = include_closed;
+    e->list_waitlist->closed_limit = closed_limit;
+    e->list_waitlist->closed_before_id = closed_before_id;
     int rc = call(c, a, e, &resp);
     if (rc == PM_OK && out)
         *out = resp->waitlist;

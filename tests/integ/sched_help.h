@@ -118,6 +118,9 @@ Pm__WaitlistEntry *sh_entry(pm_arena *a, const char *mrn, const char *visit_type
 int sh_wait_add(pc_client *c, pm_arena *a, Pm__WaitlistEntry *e, Pm__WaitlistEntry **out);
 int sh_wait_remove(pc_client *c, pm_arena *a, uint64_t id, Pm__WaitlistEntry **out);
 int sh_wait_list(pc_client *c, pm_arena *a, int include_closed, Pm__Waitlist **out);
+/* The same with ListWaitlist's page of closed entries (0, 0: the defaults). */
+int sh_wait_page(pc_client *c, pm_arena *a, int include_closed, uint32_t closed_limit,
+                 uint64_t closed_before_id, Pm__Waitlist **out);
 int sh_answer(pc_client *c, pm_arena *a, uint64_t offer, int accept, Pm__Envelope **resp);
 /* The entry or offer of that id in a Waitlist answer, or NULL. */
 const Pm__WaitlistEntry *sh_wl_entry(const Pm__Waitlist *w, uint64_t id);

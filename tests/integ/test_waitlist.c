@@ -380,6 +380,85 @@ static void test_long_queue_and_forgetting(void **state)
     assert_int_equal(after, 0);
 }
 
+/* Years of closed entries: the list of open ones reads only those; the closed ones come a
+ * page at a time, newest first, 100 unless asked otherwise, and paging back with the
+ * smallest id of a page reaches every one exactly once. */
+static void test_closed_entries_paged(void **state)
+{
+    (void)state;
+    pm_arena *a = &A;
+    char p[24];
+    SH_EXPECT(R, sh_patient(R, a, "Paged", "Patient", p), PM_OK);
+    Pm__Waitlist *wl;
+    SH_EXPECT(R, sh_wait_list(R, a, 0, &wl), PM_OK);
+    size_t open_before = wl->n_entries;
+    enum { CLOSED = 230 };
+    uint64_t keep = 0, closed[CLOSED];
+    for (int i = 0; i < CLOSED + 1; i++) {
+        Pm__WaitlistEntry *out;
+        SH_EXPECT(R, sh_wait_add(R, a, sh_entry(a, p, "special"), &out), PM_OK);
+        if (i == CLOSED / 2) { /* one stays open, among the closed ones */
+            keep = out->id;
+            continue;
+        }
+        closed[i - (i > CLOSED / 2)] = out->id;
+        SH_EXPECT(R, sh_wait_remove(R, a, out->id, NULL), PM_OK);
+    }
+    SH_EXPECT(R, sh_wait_list(R, a, 0, &wl), PM_OK);
+    assert_int_equal(wl->n_entries, open_before + 1);
+    assert_non_null(sh_wl_entry(wl, keep));
+    assert_false(wl->more_closed);
+
+    /* the default page: every open entry, the newest 100 closed */
+    SH_EXPECT(R, sh_wait_list(R, a, 1, &wl), PM_OK);
+    assert_true(wl->more_closed);
+    size_t nclosed = 0;
+    for (size_t i = 0; i < wl->n_entries; i++) {
+        nclosed += wl->entries[i]->status == PM__WAITLIST_STATUS__REMOVED;
+        if (i)
+            assert_true(wl->entries[i - 1]->id < wl->entries[i]->id);
+    }
+    assert_int_equal(nclosed, 100);
+    assert_non_null(sh_wl_entry(wl, closed[CLOSED - 1]));
+    assert_null(sh_wl_entry(wl, closed[CLOSED - 101]));
+
+    /* pages of 64 back from the newest: all of this test's closed entries, once each */
+    int seen[CLOSED] = {0};
+    uint64_t before = 0;
+    int pages = 0, more = 1;
+    while (more) {
+        SH_EXPECT(R, sh_wait_page(R, a, 1, 64, before, &wl), PM_OK);
+        pages++;
+        assert_non_null(sh_wl_entry(wl, keep)); /* the open one, on every page */
+        uint64_t low = UINT64_MAX;
+        size_t n = 0;
+        for (size_t i = 0; i < wl->n_entries; i++) {
+            const Pm__WaitlistEntry *e = wl->entries[i];
+            if (e->status == PM__WAITLIST_STATUS__WAITING ||
+                e->status == PM__WAITLIST_STATUS__OFFERED)
+                continue;
+            n++;
+            if (e->id < low)
+                low = e->id;
+            if (before)
+                assert_true(e->id < before);
+            for (int k = 0; k < CLOSED; k++)
+                if (closed[k] == e->id)
+                    seen[k]++;
+        }
+        assert_true(n <= 64);
+        more = wl->more_closed;
+        assert_true(!more || n == 64);
+        before = low;
+        assert_true(pages < 50);
+    }
+    for (int k = 0; k < CLOSED; k++)
+        if (seen[k] != 1)
+            fail_msg("closed entry %llu listed %d times", (unsigned long long)closed[k], seen[k]);
+    print_message("      %d closed entries in %d pages of 64\n", CLOSED, pages);
+    SH_EXPECT(R, sh_wait_remove(R, a, keep, NULL), PM_OK);
+}
+
 /* A waitlist listed whole would not fit in one message (more than 1 MiB): the answer is
  * a typed error that says so, not a connection dropped, and the desk goes on working. */
 static void test_answer_too_big_for_a_message(void **state)
@@ -416,6 +495,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_offers, test_done),
         cmocka_unit_test_teardown(test_long_queue_and_forgetting, test_done),
+        cmocka_unit_test_teardown(test_closed_entries_paged, test_done),
         cmocka_unit_test_teardown(test_answer_too_big_for_a_message, test_done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

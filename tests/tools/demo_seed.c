@@ -3077,19 +3077,31 @@ static int wl_added;
 
 static void seed_waitlist(rng *r)
 {
-    Pm__Envelope *e;
-    Pm__ListWaitlist *q =
-        request(PM__ENVELOPE__BODY_LIST_WAITLIST, &pm__list_waitlist__descriptor, &e);
-    q->include_closed = 1;
-    Pm__Waitlist *wl = must(e, PM__ENVELOPE__BODY_WAITLIST, "reading the waitlist")->waitlist;
-    /* who waits for what already, closed entries too: a run never adds one twice */
+    /* who waits for what already, closed entries too (a page at a time, back to the
+     * first): a run never adds one twice */
     char have[PM_ARRAY_LEN(WAITLIST)] = {0};
-    for (size_t i = 0; i < wl->n_entries; i++)
-        for (size_t k = 0; k < PM_ARRAY_LEN(WAITLIST); k++)
-            if ((size_t)WAITLIST[k].patient < npats &&
-                strcmp(wl->entries[i]->patient_mrn, pats[WAITLIST[k].patient].mrn) == 0 &&
-                strcmp(wl->entries[i]->visit_type, WAITLIST[k].visit_type) == 0)
-                have[k] = 1;
+    uint64_t before = 0;
+    Pm__Envelope *e;
+    for (int more = 1; more;) {
+        Pm__ListWaitlist *q =
+            request(PM__ENVELOPE__BODY_LIST_WAITLIST, &pm__list_waitlist__descriptor, &e);
+        q->include_closed = 1;
+        q->closed_limit = 1000;
+        q->closed_before_id = before;
+        Pm__Waitlist *wl = must(e, PM__ENVELOPE__BODY_WAITLIST, "reading the waitlist")->waitlist;
+        more = wl->more_closed;
+        for (size_t i = 0; i < wl->n_entries; i++) {
+            const Pm__WaitlistEntry *w = wl->entries[i];
+            if (w->status != PM__WAITLIST_STATUS__WAITING &&
+                w->status != PM__WAITLIST_STATUS__OFFERED && (!before || w->id < before))
+                before = w->id;
+            for (size_t k = 0; k < PM_ARRAY_LEN(WAITLIST); k++)
+                if ((size_t)WAITLIST[k].patient < npats &&
+                    strcmp(w->patient_mrn, pats[WAITLIST[k].patient].mrn) == 0 &&
+                    strcmp(w->visit_type, WAITLIST[k].visit_type) == 0)
+                    have[k] = 1;
+        }
+    }
     char to[11];
     pm_date_add(today, 28, to);
     for (size_t k = 0; k < PM_ARRAY_LEN(WAITLIST); k++) {
