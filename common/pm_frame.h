@@ -60,6 +60,8 @@ int pm_pb_field(const uint8_t *p, size_t n, unsigned field, const uint8_t **val,
  * Returns how many were present, or -1. */
 int pm_pb_fields(const uint8_t *p, size_t n, const unsigned *fields, size_t nf, const uint8_t **val,
                  size_t *len);
+/* Writes v as a protobuf varint at p (at most 10 bytes); returns its length. */
+size_t pm_pb_put_varint(uint8_t *p, uint64_t v);
 
 /* Budget for decoding a body of len bytes: generous for real messages, bounded for
  * hostile ones (protobuf-c allocates per repeated element and per string). */

@@ -2,6 +2,7 @@
 
 #include "dispatch.h"
 #include "pm_err.h"
+#include "pm_frame.h"
 #include "pm_log.h"
 #include "pm_util.h"
 #include "server.h"
@@ -148,23 +149,12 @@ size_t events_stored_topics(const uint8_t *p, size_t n, const char *topics[EVENT
     return off;
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
 /* A stored event as a frame: Envelope{event} is the tag, the length and the bytes. */
 static sframe *frame_from_stored(uint64_t seq, const uint8_t *pb, size_t len)
 {
     uint8_t head[16];
-    size_t h = put_varint(head, ENV_EVENT_TAG);
-    h += put_varint(head + h, len);
+    size_t h = pm_pb_put_varint(head, ENV_EVENT_TAG);
+    h += pm_pb_put_varint(head + h, len);
     sframe *f = sframe_new(PM_FRAME_HDR + h + len);
     if (!f)
         return NULL;

@@ -308,17 +308,6 @@ static void test_huge_repeated_field(void **state)
 
 /* ---- unknown fields nested deep ---- */
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
 /* depth levels of length-delimited field 1, each holding the next, built from the inside
  * out at the end of buf; returns where it starts. */
 static uint8_t *nest_delimited(uint8_t *buf, size_t cap, int depth, size_t *len)
@@ -327,7 +316,7 @@ static uint8_t *nest_delimited(uint8_t *buf, size_t cap, int depth, size_t *len)
     size_t have = 0;
     for (int i = 0; i < depth; i++) {
         uint8_t v[10];
-        size_t vl = put_varint(v, have);
+        size_t vl = pm_pb_put_varint(v, have);
         p -= vl;
         memcpy(p, v, vl);
         *--p = 0x0a; /* field 1, length-delimited */
@@ -349,8 +338,8 @@ static uint8_t *prepend(uint8_t *at, const void *p, size_t n)
 static uint8_t *prepend_delimited(uint8_t *at, unsigned field, size_t len, size_t *total)
 {
     uint8_t tag[20];
-    size_t tl = put_varint(tag, (uint64_t)field << 3 | 2);
-    tl += put_varint(tag + tl, len);
+    size_t tl = pm_pb_put_varint(tag, (uint64_t)field << 3 | 2);
+    tl += pm_pb_put_varint(tag + tl, len);
     *total = len + tl;
     return prepend(at, tag, tl);
 }
@@ -426,14 +415,14 @@ static void test_deep_nesting(void **state)
     memcpy(buf, PING5, sizeof PING5);
     g += sizeof PING5;
     for (int i = 0; i < 1000; i++)
-        g += put_varint(buf + g, 999u << 3 | 3);
+        g += pm_pb_put_varint(buf + g, 999u << 3 | 3);
     for (int i = 0; i < 1000; i++)
-        g += put_varint(buf + g, 999u << 3 | 4);
+        g += pm_pb_put_varint(buf + g, 999u << 3 | 4);
     send_nested("start-group 1,000 deep in field 999", buf, g, 1);
     /* a length that runs past the end of the message */
     g = sizeof PING5;
-    g += put_varint(buf + g, 999u << 3 | 2);
-    g += put_varint(buf + g, 1u << 30);
+    g += pm_pb_put_varint(buf + g, 999u << 3 | 2);
+    g += pm_pb_put_varint(buf + g, 1u << 30);
     send_nested("unknown field 999 claiming 1 GiB", buf, g, 1);
     free(buf);
     control_check("deeply nested unknown fields");

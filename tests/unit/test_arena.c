@@ -246,17 +246,6 @@ static void test_msg_new(void **state)
 
 /* ---- hostile messages ---- */
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
 /* Envelope { create_patient (50) { patient (1) { phones (8) x nphones, each empty } } },
  * written byte by byte: two bytes on the wire per phone. */
 static uint8_t *hostile_envelope(size_t nphones, size_t *len)
@@ -265,12 +254,12 @@ static uint8_t *hostile_envelope(size_t nphones, size_t *len)
     uint8_t hdr[32];
     size_t h = 0;
     /* field 50, wire type 2: key 402 as a varint */
-    h += put_varint(hdr + h, (50u << 3) | 2);
+    h += pm_pb_put_varint(hdr + h, (50u << 3) | 2);
     uint8_t tmp[10];
-    size_t cp_len = 1 + put_varint(tmp, patient_len) + patient_len;
-    h += put_varint(hdr + h, cp_len);
+    size_t cp_len = 1 + pm_pb_put_varint(tmp, patient_len) + patient_len;
+    h += pm_pb_put_varint(hdr + h, cp_len);
     hdr[h++] = (1u << 3) | 2; /* CreatePatient.patient */
-    h += put_varint(hdr + h, patient_len);
+    h += pm_pb_put_varint(hdr + h, patient_len);
     uint8_t *p = malloc(h + patient_len);
     assert_non_null(p);
     memcpy(p, hdr, h);
