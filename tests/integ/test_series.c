@@ -101,6 +101,19 @@ static void print_series(const Pm__SeriesResult *sr)
     }
 }
 
+/* Moves the whole series of appointment id (at version) to start; the answer printed. */
+static Pm__SeriesResult *move_all(uint64_t id, uint32_t version, time_t start, Pm__SeriesMode mode)
+{
+    Pm__Move *m = sh_move_req(&A, id, version);
+    m->start = start;
+    m->scope = PM__SCOPE__ALL;
+    m->series_mode = mode;
+    Pm__Envelope *resp = NULL;
+    SH_EXPECT(R, sh_move(R, &A, m, &resp), PM_OK);
+    print_series(resp->series_result);
+    return resp->series_result;
+}
+
 /* Each occurrence of sr booked at hh:mm local on the given dates, in order, indexed 1.. */
 static void check_booked(const Pm__SeriesResult *sr, const char *const *dates, size_t n, int hh,
                          int mm)
@@ -427,24 +440,17 @@ static Pm__Appointment *series_and_blocker(const char *who, unsigned wd, const c
 static void test_series_move_conflict(void **state)
 {
     (void)state;
-    pm_arena *a = &A;
     static const char *const weds[] = {"2026-03-18", "2026-03-25", "2026-04-01"};
     uint64_t ids[3];
     Pm__Appointment *blocker = series_and_blocker("Series", 3, weds, 9, "2026-03-25", 11, ids);
 
-    Pm__Move *m = sh_move_req(a, ids[0], 1);
-    m->start = sh_local("2026-03-18", 11, 0);
-    m->scope = PM__SCOPE__ALL;
-    m->series_mode = PM__SERIES_MODE__ALL_OR_NONE;
-    Pm__Envelope *resp = NULL;
-    SH_EXPECT(R, sh_move(R, a, m, &resp), PM_OK);
-    print_series(resp->series_result);
-    assert_false(resp->series_result->applied);
-    assert_int_equal(resp->series_result->n_occurrences, 3);
-    assert_non_null(resp->series_result->occurrences[1]->conflict);
-    assert_int_equal(resp->series_result->occurrences[1]->conflict->code,
-                     PM__ERROR_CODE__SLOT_FULL);
-    assert_true(sh_conflicts_has(resp->series_result->occurrences[1]->conflict, blocker->id));
+    Pm__SeriesResult *sr =
+        move_all(ids[0], 1, sh_local("2026-03-18", 11, 0), PM__SERIES_MODE__ALL_OR_NONE);
+    assert_false(sr->applied);
+    assert_int_equal(sr->n_occurrences, 3);
+    assert_non_null(sr->occurrences[1]->conflict);
+    assert_int_equal(sr->occurrences[1]->conflict->code, PM__ERROR_CODE__SLOT_FULL);
+    assert_true(sh_conflicts_has(sr->occurrences[1]->conflict, blocker->id));
     Pm__Appointment *ap[3];
     load_series(ids, 3, ap);
     for (size_t i = 0; i < 3; i++) {
@@ -452,11 +458,9 @@ static void test_series_move_conflict(void **state)
         assert_int_equal(ap[i]->version, 1);
     }
 
-    m->series_mode = PM__SERIES_MODE__FREE_ONES;
-    SH_EXPECT(R, sh_move(R, a, m, &resp), PM_OK);
-    print_series(resp->series_result);
-    assert_true(resp->series_result->applied);
-    assert_non_null(resp->series_result->occurrences[1]->conflict);
+    sr = move_all(ids[0], 1, sh_local("2026-03-18", 11, 0), PM__SERIES_MODE__FREE_ONES);
+    assert_true(sr->applied);
+    assert_non_null(sr->occurrences[1]->conflict);
     load_series(ids, 3, ap);
     assert_int_equal(ap[0]->start, sh_local(weds[0], 11, 0));
     assert_int_equal(ap[1]->start, sh_local(weds[1], 9, 0));
@@ -484,28 +488,18 @@ static void test_series_move_by_its_interval(void **state)
     for (size_t i = 0; i < 4; i++)
         ids[i] = sr->occurrences[i]->appointment->id;
 
-    Pm__Move *m = sh_move_req(a, ids[0], 1);
-    m->start = sh_local("2026-03-16", 10, 0);
-    m->scope = PM__SCOPE__ALL;
-    m->series_mode = PM__SERIES_MODE__ALL_OR_NONE;
-    Pm__Envelope *resp = NULL;
-    SH_EXPECT(R, sh_move(R, a, m, &resp), PM_OK);
-    print_series(resp->series_result);
-    assert_true(resp->series_result->applied);
+    sr = move_all(ids[0], 1, sh_local("2026-03-16", 10, 0), PM__SERIES_MODE__ALL_OR_NONE);
+    assert_true(sr->applied);
     Pm__Appointment *ap[4];
     load_series(ids, 4, ap);
     for (size_t i = 0; i < 4; i++) {
-        assert_null(resp->series_result->occurrences[i]->conflict);
+        assert_null(sr->occurrences[i]->conflict);
         assert_int_equal(ap[i]->start, sh_local(mons[i + 1], 10, 0));
         assert_int_equal(ap[i]->version, 2);
     }
 
-    m = sh_move_req(a, ids[0], 2);
-    m->start = sh_local("2026-03-09", 10, 0);
-    m->scope = PM__SCOPE__ALL;
-    m->series_mode = PM__SERIES_MODE__ALL_OR_NONE;
-    SH_EXPECT(R, sh_move(R, a, m, &resp), PM_OK);
-    assert_true(resp->series_result->applied);
+    sr = move_all(ids[0], 2, sh_local("2026-03-09", 10, 0), PM__SERIES_MODE__ALL_OR_NONE);
+    assert_true(sr->applied);
     load_series(ids, 4, ap);
     for (size_t i = 0; i < 4; i++)
         assert_int_equal(ap[i]->start, sh_local(mons[i], 10, 0));
@@ -522,20 +516,15 @@ static void test_series_move_free_ones_chain(void **state)
     uint64_t ids[3];
     Pm__Appointment *blocker = series_and_blocker("Chain", 1, mons, 11, "2026-03-30", 11, ids);
 
-    Pm__Move *m = sh_move_req(a, ids[0], 1);
-    m->start = sh_local("2026-03-16", 11, 0);
-    m->scope = PM__SCOPE__ALL;
-    m->series_mode = PM__SERIES_MODE__FREE_ONES;
-    Pm__Envelope *resp = NULL;
-    SH_EXPECT(R, sh_move(R, a, m, &resp), PM_OK);
-    print_series(resp->series_result);
-    assert_int_equal(resp->series_result->n_occurrences, 3);
+    Pm__SeriesResult *sr =
+        move_all(ids[0], 1, sh_local("2026-03-16", 11, 0), PM__SERIES_MODE__FREE_ONES);
+    assert_int_equal(sr->n_occurrences, 3);
     for (size_t i = 0; i < 3; i++) {
-        const Pm__Occurrence *o = resp->series_result->occurrences[i];
+        const Pm__Occurrence *o = sr->occurrences[i];
         assert_non_null(o->conflict);
         assert_null(o->appointment);
     }
-    assert_true(sh_conflicts_has(resp->series_result->occurrences[2]->conflict, blocker->id));
+    assert_true(sh_conflicts_has(sr->occurrences[2]->conflict, blocker->id));
     Pm__Appointment *ap[3];
     load_series(ids, 3, ap);
     for (size_t i = 0; i < 3; i++) {
