@@ -135,6 +135,20 @@ static uint64_t last_event_seq(void)
     return st->last_event_seq;
 }
 
+/* n patients made (last names prefix0, prefix1...), an event each: the newest event's seq */
+static uint64_t patients_made(const char *first, const char *prefix, int n)
+{
+    uint64_t before = last_event_seq();
+    for (int i = 0; i < n; i++) {
+        char mrn[24], last[32];
+        snprintf(last, sizeof last, "%s%d", prefix, i);
+        SH_EXPECT(R, sh_patient(R, &A, first, last, mrn), PM_OK);
+    }
+    uint64_t newest = last_event_seq();
+    assert_int_equal(newest, before + (uint64_t)n);
+    return newest;
+}
+
 static int log_count(const char *needle)
 {
     FILE *f = fopen(S.log, "r");
@@ -1267,14 +1281,7 @@ static void test_reload_when_too_far_behind(void **state)
 {
     (void)state;
     assert_int_equal(ts_restart(&S, SERVE_ARGS " --replay-max 5"), 0);
-    uint64_t before = last_event_seq();
-    for (int i = 0; i < 6; i++) {
-        char mrn[24], last[16];
-        snprintf(last, sizeof last, "Far%d", i);
-        SH_EXPECT(R, sh_patient(R, &A, "Behind", last, mrn), PM_OK);
-    }
-    uint64_t newest = last_event_seq();
-    assert_int_equal(newest, before + 6);
+    uint64_t before = last_event_seq(), newest = patients_made("Behind", "Far", 6);
     const char *topic = "patients";
     pc_client *c = client_with(pc_token(C));
     SH_EXPECT(c, pc_subscribe(c, &topic, 1, before, &A, NULL), PM_E_RELOAD);
@@ -1294,14 +1301,7 @@ static void test_reload_after_retention(void **state)
 {
     (void)state;
     assert_int_equal(ts_restart(&S, SERVE_ARGS), 0);
-    uint64_t before = last_event_seq();
-    for (int i = 0; i < 3; i++) {
-        char mrn[24], last[16];
-        snprintf(last, sizeof last, "Old%d", i);
-        SH_EXPECT(R, sh_patient(R, &A, "Retained", last, mrn), PM_OK);
-    }
-    uint64_t newest = last_event_seq();
-    assert_int_equal(newest, before + 3);
+    uint64_t before = last_event_seq(), newest = patients_made("Retained", "Old", 3);
     const char *topic = "patients";
     /* still kept: a replay from before them */
     ts_raw *r = raw_with(pc_token(C), 0);
