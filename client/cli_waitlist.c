@@ -295,14 +295,9 @@ static int cmd_list(cli *c, int argc, char **argv)
             sched_names_load(c, &a, &n);
         const Pm__Waitlist *wl = resp->waitlist;
         rc = print_waitlist(c, &n, wl);
-        uint64_t low = UINT64_MAX;
-        for (size_t i = 0; i < wl->n_entries; i++)
-            if (wl->entries[i]->status != PM__WAITLIST_STATUS__WAITING &&
-                wl->entries[i]->status != PM__WAITLIST_STATUS__OFFERED && wl->entries[i]->id < low)
-                low = wl->entries[i]->id;
-        if (rc == CLI_EXIT_OK && !c->json && wl->more_closed && low != UINT64_MAX)
+        if (rc == CLI_EXIT_OK && !c->json && wl->closed_before_next)
             printf("\nOlder entries: practice waitlist list --all --before %llu%s%s\n",
-                   (unsigned long long)low, limit ? " --limit " : "",
+                   (unsigned long long)wl->closed_before_next, limit ? " --limit " : "",
                    limit ? pm_arena_printf(&a, "%lu", limit) : "");
     }
     pm_arena_free(&a);

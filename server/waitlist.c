@@ -580,8 +580,8 @@ static int closed_entries(struct req *r, MDB_txn *txn, const Pm__ListWaitlist *q
             pm__waitlist_entry__unpack(pm_arena_pbc(&r->arena), v.mv_size, v.mv_data);
         if (!e || is_open(e))
             continue;
-        if (got == limit) {
-            wl->more_closed = 1;
+        if (got == limit) { /* the last one listed was the oldest */
+            wl->closed_before_next = wl->entries[wl->n_entries - 1]->id;
             break;
         }
         e->patient_name = (char *)sched_patient_name(txn, e->patient_mrn, &r->arena);

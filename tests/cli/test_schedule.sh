@@ -375,7 +375,7 @@ expect 0 "waitlist list --all --limit 1" waitlist list --all --limit 1 &&
 expect 0 "the page before it" --json waitlist list --all --limit 1 --before "$W3" &&
   is "$(json '[e["status"] for e in d["entries"] if e["status"] not in ("waiting", "offered")]')" \
     "['scheduled']" "the scheduled entry, older" &&
-  is "$(json 'd.get("more_closed", False)')" "False" "and nothing older"
+  is "$(json 'd.get("closed_before_next", 0)')" "0" "and nothing older"
 expect 2 "--limit without --all" waitlist list --limit 5
 expect 8 "--limit out of range" waitlist list --all --limit 0 && err_has "--limit" "names the option"
 

@@ -407,11 +407,11 @@ static void test_closed_entries_paged(void **state)
     SH_EXPECT(R, sh_wait_list(R, a, 0, &wl), PM_OK);
     assert_int_equal(wl->n_entries, open_before + 1);
     assert_non_null(sh_wl_entry(wl, keep));
-    assert_false(wl->more_closed);
+    assert_false(wl->closed_before_next);
 
     /* the default page: every open entry, the newest 100 closed */
     SH_EXPECT(R, sh_wait_list(R, a, 1, &wl), PM_OK);
-    assert_true(wl->more_closed);
+    assert_true(wl->closed_before_next);
     size_t nclosed = 0;
     for (size_t i = 0; i < wl->n_entries; i++) {
         nclosed += wl->entries[i]->status == PM__WAITLIST_STATUS__REMOVED;
@@ -447,8 +447,9 @@ static void test_closed_entries_paged(void **state)
                     seen[k]++;
         }
         assert_true(n <= 64);
-        more = wl->more_closed;
+        more = wl->closed_before_next != 0;
         assert_true(!more || n == 64);
+        assert_true(!more || wl->closed_before_next == low); /* the next page starts below */
         before = low;
         assert_true(pages < 50);
     }

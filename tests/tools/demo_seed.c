@@ -3089,12 +3089,9 @@ static void seed_waitlist(rng *r)
         q->closed_limit = 1000;
         q->closed_before_id = before;
         Pm__Waitlist *wl = must(e, PM__ENVELOPE__BODY_WAITLIST, "reading the waitlist")->waitlist;
-        more = wl->more_closed;
+        more = (before = wl->closed_before_next) != 0;
         for (size_t i = 0; i < wl->n_entries; i++) {
             const Pm__WaitlistEntry *w = wl->entries[i];
-            if (w->status != PM__WAITLIST_STATUS__WAITING &&
-                w->status != PM__WAITLIST_STATUS__OFFERED && (!before || w->id < before))
-                before = w->id;
             for (size_t k = 0; k < PM_ARRAY_LEN(WAITLIST); k++)
                 if ((size_t)WAITLIST[k].patient < npats &&
                     strcmp(w->patient_mrn, pats[WAITLIST[k].patient].mrn) == 0 &&
