@@ -311,14 +311,6 @@ static int run_nested(wctx *ctx)
     return r;
 }
 
-/* Whether LMDB has marked txn failed (a read that found the file damaged, say): every
- * further call on it returns MDB_BAD_TXN, and its commit would fail the whole batch. */
-static int txn_unusable(store *st, MDB_txn *txn)
-{
-    MDB_val k = {6, "schema"}, v;
-    return mdb_get(txn, st->dbi[DB_META], &k, &v) == MDB_BAD_TXN;
-}
-
 enum batch_result { BATCH_DONE, BATCH_GROW_MAP, BATCH_ISOLATE };
 
 /* Runs one batch, each job in the batch's transaction or, when nested, each in its own
@@ -345,11 +337,10 @@ static enum batch_result run_batch_once(store *st, wjob *batch, int nested, int 
             return BATCH_GROW_MAP;
         }
         /* undone alone only in a nested transaction: a failure after writing, or one of
-         * LMDB's own (a failed read leaves the transaction unusable, whatever error the
-         * job made of it) */
+         * LMDB's own (a failed read leaves the transaction unusable; so can one a job made
+         * something else of, which the commit finds below) */
         if (r && !nested &&
-            (writes_noted != w0 || r == PM_E_STORAGE || r == PM_E_INTERNAL || r == PM_E_NOMEM ||
-             txn_unusable(st, txn))) {
+            (writes_noted != w0 || r == PM_E_STORAGE || r == PM_E_INTERNAL || r == PM_E_NOMEM)) {
             mdb_txn_abort(txn);
             return BATCH_ISOLATE;
         }
@@ -364,6 +355,10 @@ static enum batch_result run_batch_once(store *st, wjob *batch, int nested, int 
     *commit_us += pm_mono_us() - t1;
     if (rc == MDB_MAP_FULL)
         return BATCH_GROW_MAP;
+    /* a job left the transaction unusable and went on (a failed read it took for "not
+     * there"): in its own nested transaction it fails alone and the others commit */
+    if (rc == MDB_BAD_TXN && !nested)
+        return BATCH_ISOLATE;
     if (rc)
         pm_error("store: commit failed, %s; the batch's requests get a storage error",
                  mdb_strerror(rc));
