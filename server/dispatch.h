@@ -86,8 +86,8 @@ struct req {
     size_t nevents;
     /* locations whose waiting-room board the write changed: one board event each, once
      * the handler is done (flow.c), however many of its appointments moved */
-    const char *boards[8];
-    size_t nboards;
+    char **boards; /* in the request's arena */
+    size_t nboards, boards_cap;
 
     void *ext; /* custom paths keep their state here */
     /* Custom paths: runs on the loop after their write committed, instead of

@@ -277,17 +277,14 @@ static int board_event_now(struct req *r, wctx *ctx, const char *location)
     return req_event(r, ctx, topics, 1, ev);
 }
 
-int flow_board_event(struct req *r, wctx *ctx, const char *location)
+int flow_board_event(struct req *r, const char *location)
 {
     for (size_t i = 0; i < r->nboards; i++)
         if (strcmp(r->boards[i], location) == 0)
             return PM_OK;
-    if (r->nboards == PM_ARRAY_LEN(r->boards)) /* a write touching that many: no waiting */
-        return board_event_now(r, ctx, location);
-    const char *loc = pm_arena_strdup(&r->arena, location);
-    if (!loc)
+    char *loc = pm_arena_strdup(&r->arena, location);
+    if (!loc || pm_arena_push(&r->arena, (void ***)&r->boards, &r->nboards, &r->boards_cap, loc))
         return PM_E_NOMEM;
-    r->boards[r->nboards++] = loc;
     return PM_OK;
 }
 
@@ -344,7 +341,7 @@ static int flow_events(struct req *r, wctx *ctx, const char *action, Pm__Appoint
     }
     if ((rc = req_event(r, ctx, topics, nt, ev)))
         return rc;
-    return flow_board_event(r, ctx, a->location);
+    return flow_board_event(r, a->location);
 }
 
 /* ---- steps ---- */

@@ -23,7 +23,7 @@ int flow_get(struct req *r, MDB_txn *txn);
 int flow_get_board(struct req *r, MDB_txn *txn);
 /* Notes that the write r changes location's board today: flow_boards_flush then sends the
  * board's new state once, after everything the handler changed. */
-int flow_board_event(struct req *r, wctx *ctx, const char *location);
+int flow_board_event(struct req *r, const char *location);
 /* The board events noted on r (in the write's transaction, after its handler). */
 int flow_boards_flush(struct req *r, wctx *ctx);
 /* Loop, once a second: closes yesterday when auto_no_show is on. */

@@ -291,7 +291,7 @@ int appt_event(struct req *r, wctx *ctx, const char *action, Pm__Appointment *a,
         const Pm__Appointment *x = which ? before : a;
         pm_local_date(x->start, d);
         if (strcmp(d, today) == 0 && *x->location)
-            rc = flow_board_event(r, ctx, x->location);
+            rc = flow_board_event(r, x->location);
     }
     return rc;
 }
@@ -971,12 +971,8 @@ static int stamp_and_store(struct req *r, MDB_txn *txn, const Pm__Appointment *b
 
 static int rewrite(struct req *r, wctx *ctx, const Pm__Appointment *before, Pm__Appointment *a)
 {
-    int rc = appt_index(ctx->txn, before, 0);
-    if (rc == PM_OK)
-        rc = appt_index(ctx->txn, a, 1);
-    if (rc == PM_OK)
-        rc = stamp_and_store(r, ctx->txn, before, a);
-    return rc;
+    int rc = sched_reindex_from(ctx->txn, before, a);
+    return rc ? rc : stamp_and_store(r, ctx->txn, before, a);
 }
 
 static Pm__Appointment *copy_appt(struct req *r, const Pm__Appointment *a)
