@@ -315,50 +315,53 @@ int req_event(req *r, wctx *ctx, const char *const *topics, size_t ntopics, Pm__
 
 static sframe *pack_answer(req *r, uint64_t id);
 
-/* An answer bigger than a frame may be (a list over years, say) would make the client
- * drop the connection as if the server had gone wrong: it becomes a typed error that
- * says to ask for less. */
-static sframe *pack_within_limit(req *r, uint64_t id, sframe *f)
+/* The answer's envelope: the response body on success, a typed error otherwise. */
+static void answer_envelope(req *r, uint64_t id, Pm__Envelope *env, Pm__Error *err)
 {
-    if (!f || f->len - PM_FRAME_HDR <= PM_FRAME_MAX)
-        return f;
-    size_t kib = (f->len - PM_FRAME_HDR) / 1024;
-    sframe_unref(f);
-    req_clear_error(r);
-    r->status = PM_E_FRAME_TOO_LARGE;
-    r->err_msg = pm_arena_printf(&r->arena,
-                                 "the answer would be %zu KiB, more than one message carries "
-                                 "(%u KiB): ask for less (a shorter period, a narrower search)",
-                                 kib, PM_FRAME_MAX / 1024);
-    r->resp = NULL;
-    return pack_answer(r, id);
-}
-
-/* The answer as a frame: the response body on success, a typed error otherwise. */
-static sframe *pack_answer(req *r, uint64_t id)
-{
-    Pm__Envelope env = PM__ENVELOPE__INIT;
-    Pm__Error err = PM__ERROR__INIT;
+    *env = (Pm__Envelope)PM__ENVELOPE__INIT;
+    *err = (Pm__Error)PM__ERROR__INIT;
     if (r->status == PM_OK && r->resp) {
-        env = *r->resp;
+        *env = *r->resp;
     } else {
         int code = r->status ? r->status : PM_E_INTERNAL;
-        env.body_case = PM__ENVELOPE__BODY_ERROR;
-        env.error = &err;
-        err.code = pm_err_is_wire(code) ? (Pm__ErrorCode)-code : PM__ERROR_CODE__INTERNAL;
-        err.message = (char *)(r->err_msg ? r->err_msg : pm_strerror(code));
+        env->body_case = PM__ENVELOPE__BODY_ERROR;
+        env->error = err;
+        err->code = pm_err_is_wire(code) ? (Pm__ErrorCode)-code : PM__ERROR_CODE__INTERNAL;
+        err->message = (char *)(r->err_msg ? r->err_msg : pm_strerror(code));
         if (r->err_field)
-            err.field = (char *)r->err_field;
-        err.fields = r->fields;
-        err.n_fields = r->nfields;
-        err.conflicts = r->conflicts;
-        err.n_conflicts = r->nconflicts;
-        err.retry_after_ms = r->retry_after_ms;
+            err->field = (char *)r->err_field;
+        err->fields = r->fields;
+        err->n_fields = r->nfields;
+        err->conflicts = r->conflicts;
+        err->n_conflicts = r->nconflicts;
+        err->retry_after_ms = r->retry_after_ms;
     }
-    env.id = id;
-    env.request_key.len = 0;
-    env.request_key.data = NULL;
-    return pack_within_limit(r, id, sframe_pack(&env));
+    env->id = id;
+    env->request_key.len = 0;
+    env->request_key.data = NULL;
+}
+
+/* The answer as a frame. One bigger than a frame may be (a list over years, say) would
+ * make the client drop the connection as if the server had gone wrong: it becomes a typed
+ * error that says to ask for less, decided on the size before anything is encoded. */
+static sframe *pack_answer(req *r, uint64_t id)
+{
+    Pm__Envelope env;
+    Pm__Error err;
+    answer_envelope(r, id, &env, &err);
+    size_t body = pm__envelope__get_packed_size(&env);
+    if (body > PM_FRAME_MAX && r->status == PM_OK) {
+        req_clear_error(r);
+        r->status = PM_E_FRAME_TOO_LARGE;
+        r->err_msg = pm_arena_printf(&r->arena,
+                                     "the answer would be %zu KiB, more than one message carries "
+                                     "(%u KiB): ask for less (a shorter period, a narrower search)",
+                                     body / 1024, PM_FRAME_MAX / 1024);
+        r->resp = NULL;
+        answer_envelope(r, id, &env, &err);
+        body = pm__envelope__get_packed_size(&env);
+    }
+    return sframe_pack_sized(&env, body);
 }
 
 static void record_stats(req *r, uint64_t handler_us)

@@ -46,7 +46,11 @@ sframe *sframe_new(size_t len)
 
 sframe *sframe_pack(const Pm__Envelope *env)
 {
-    size_t body = pm__envelope__get_packed_size(env);
+    return sframe_pack_sized(env, pm__envelope__get_packed_size(env));
+}
+
+sframe *sframe_pack_sized(const Pm__Envelope *env, size_t body)
+{
     sframe *f = sframe_new(PM_FRAME_HDR + body);
     if (!f)
         return NULL;

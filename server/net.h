@@ -24,6 +24,8 @@ typedef struct sframe {
 sframe *sframe_new(size_t len);
 /* Packs env into a new shared frame (refs = 1). */
 sframe *sframe_pack(const Pm__Envelope *env);
+/* The same when the body's packed size (pm__envelope__get_packed_size) is known. */
+sframe *sframe_pack_sized(const Pm__Envelope *env, size_t body);
 void sframe_ref(sframe *f);
 void sframe_unref(sframe *f);
 
