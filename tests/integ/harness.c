@@ -676,8 +676,9 @@ void ts_control_stop(ts_control *t, const char *label, ts_latency *out)
 
 /* ---- patient flow and the waiting-room display ---- */
 
-int ts_flow_step(pc_client *c, pm_arena *a, uint64_t appt, uint32_t version, Pm__FlowAction action,
-                 const char *room, Pm__Appointment **out)
+static int flow_step(pc_client *c, pm_arena *a, uint64_t appt, uint32_t version,
+                     Pm__FlowAction action, const char *room, const char *provider,
+                     Pm__Appointment **out)
 {
     Pm__Envelope *e = pc_env(a, PM__ENVELOPE__BODY_FLOW_STEP), *resp = NULL;
     Pm__FlowStep *s = pm_msg_new(a, &pm__flow_step__descriptor);
@@ -685,6 +686,7 @@ int ts_flow_step(pc_client *c, pm_arena *a, uint64_t appt, uint32_t version, Pm_
     s->version = version;
     s->action = action;
     s->room = (char *)(room ? room : "");
+    s->provider = (char *)(provider ? provider : "");
     e->flow_step = s;
     int rc = pc_call(c, e, a, &resp);
     if (rc == PM_OK && resp->body_case != PM__ENVELOPE__BODY_APPOINTMENT_OK)
@@ -692,6 +694,18 @@ int ts_flow_step(pc_client *c, pm_arena *a, uint64_t appt, uint32_t version, Pm_
     if (rc == PM_OK && out)
         *out = resp->appointment_ok->appointment;
     return rc;
+}
+
+int ts_flow_step(pc_client *c, pm_arena *a, uint64_t appt, uint32_t version, Pm__FlowAction action,
+                 const char *room, Pm__Appointment **out)
+{
+    return flow_step(c, a, appt, version, action, room, NULL, out);
+}
+
+int ts_flow_see(pc_client *c, pm_arena *a, uint64_t appt, const char *provider,
+                Pm__Appointment **out)
+{
+    return flow_step(c, a, appt, 0, PM__FLOW_ACTION__SEE, NULL, provider, out);
 }
 
 int ts_walk_in(pc_client *c, pm_arena *a, const char *mrn, const char *location,

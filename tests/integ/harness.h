@@ -109,6 +109,9 @@ void ts_control_stop(ts_control *t, const char *label, ts_latency *out);
 /* One FlowStep (version 0: whatever it is now; room for TO_ROOM); *out the appointment. */
 int ts_flow_step(pc_client *c, pm_arena *a, uint64_t appt, uint32_t version, Pm__FlowAction action,
                  const char *room, Pm__Appointment **out);
+/* A SEE step naming who sees them (a walk-in for anyone; "" or NULL: nobody named). */
+int ts_flow_see(pc_client *c, pm_arena *a, uint64_t appt, const char *provider,
+                Pm__Appointment **out);
 /* A walk-in (provider NULL or "": whoever is free first). */
 int ts_walk_in(pc_client *c, pm_arena *a, const char *mrn, const char *location,
                const char *visit_type, const char *provider, const char *notes,

@@ -13,6 +13,7 @@
 
 #include "harness.h"
 #include "pm_err.h"
+#include "pm_util.h"
 
 #include <lmdb.h>
 #include <signal.h>
@@ -175,9 +176,10 @@ static void copy_of_original(const char *name, char *dir, size_t n)
     assert_int_equal(ts_sh(NULL, 0, "rm -rf %s && cp -a %s %s", dir, S.dir, dir), 0);
 }
 
-static void expect_problem(const char *dir, const char *what, const char *needle)
+/* practiced check on dir must find needle; returns its whole report (until the next call) */
+static const char *expect_problem(const char *dir, const char *what, const char *needle)
 {
-    char out[16384];
+    static char out[16384];
     int rc = check(dir, out, sizeof out);
     printf("      %s: practiced check exit %d\n", what, rc);
     for (const char *p = out; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] != 0))
@@ -187,6 +189,7 @@ static void expect_problem(const char *dir, const char *what, const char *needle
         fail_msg("the report does not say \"%s\"", needle);
     assert_non_null(strstr(out, "problem(s) found"));
     assert_null(strstr(out, "\nok\n"));
+    return out;
 }
 
 static void test_original_passes(void **state)
@@ -444,7 +447,7 @@ static void test_records_entries_for_nothing(void **state)
         {"records-appt", 'a', 2, 1},
         {"records-unknown", 'z', 1, 2},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    for (size_t i = 0; i < PM_ARRAY_LEN(cases); i++) {
         char dir[400];
         copy_of_original(cases[i].name, dir, sizeof dir);
         raw_db *d = &RAW;
@@ -464,13 +467,11 @@ static void test_records_entries_for_nothing(void **state)
         }
         assert_int_equal(mdb_put(d->txn, raw_dbi(d, "records"), &k, &v, 0), 0);
         raw_commit(d);
-        expect_problem(dir, cases[i].name, problems[cases[i].problem]);
-        char out[16384];
-        check(dir, out, sizeof out);
-        for (size_t j = 0; j < sizeof problems / sizeof problems[0]; j++)
+        const char *out = expect_problem(dir, cases[i].name, problems[cases[i].problem]);
+        for (size_t j = 0; j < PM_ARRAY_LEN(problems); j++)
             if ((int)j != cases[i].problem && strstr(out, problems[j]))
                 fail_msg("%s: also reported \"%s\"", cases[i].name, problems[j]);
-        if (!strstr(out, "1 problem(s) found"))
+        if (!strstr(out, "\n1 problem(s) found"))
             fail_msg("%s: more than the one problem", cases[i].name);
     }
 }

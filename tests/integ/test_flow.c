@@ -1212,18 +1212,12 @@ static void test_walk_in_for_anyone_seen(void **state)
                   seen_by, back->provider);
     /* a third: seen by the provider named; an unknown one is refused */
     SH_EXPECT(R, ts_walk_in(R, &A, pw3, "main", "short", NULL, NULL, &w3), PM_OK);
-    Pm__Envelope *e = pc_env(&A, PM__ENVELOPE__BODY_FLOW_STEP), *resp;
-    e->flow_step = pm_msg_new(&A, &pm__flow_step__descriptor);
-    e->flow_step->appointment_id = w3->id;
-    e->flow_step->action = PM__FLOW_ACTION__SEE;
-    e->flow_step->provider = "dr-zz";
-    SH_EXPECT(C, pc_call(C, e, &A, &resp), PM_E_INVALID_ARGUMENT);
+    SH_EXPECT(C, ts_flow_see(C, &A, w3->id, "dr-zz", NULL), PM_E_INVALID_ARGUMENT);
     assert_string_equal(pc_last_error_detail(C)->field, "provider");
-    e->flow_step->provider = "dr-a";
-    e->request_key.len = 0;
-    SH_EXPECT(C, pc_call(C, e, &A, &resp), PM_OK);
-    assert_string_equal(resp->appointment_ok->appointment->provider, "dr-a");
-    changed(resp->appointment_ok->appointment, "with the provider (dr-a)", "cleo", T(day, 9, 2, 0));
+    Pm__Appointment *seen3;
+    SH_EXPECT(C, ts_flow_see(C, &A, w3->id, "dr-a", &seen3), PM_OK);
+    assert_string_equal(seen3->provider, "dr-a");
+    changed(seen3, "with the provider (dr-a)", "cleo", T(day, 9, 2, 0));
     assert_string_equal(back->provider, "");
 }
 
@@ -1380,21 +1374,6 @@ static void test_close_today_one_board_event(void **state)
     pc_on_event(D, NULL, NULL);
 }
 
-/* A SEE step naming who sees them. */
-static int see_by(uint64_t id, const char *provider, Pm__Appointment **out)
-{
-    Pm__Envelope *e = pc_env(&A, PM__ENVELOPE__BODY_FLOW_STEP), *resp = NULL;
-    Pm__FlowStep *fs = pm_msg_new(&A, &pm__flow_step__descriptor);
-    fs->appointment_id = id;
-    fs->action = PM__FLOW_ACTION__SEE;
-    fs->provider = (char *)provider;
-    e->flow_step = fs;
-    int rc = pc_call(C, e, &A, &resp);
-    if (rc == PM_OK && out)
-        *out = resp->appointment_ok->appointment;
-    return rc;
-}
-
 /* A walk-in for anyone at a location where nobody works today is not "seen" by nobody:
  * the step asks who sees them, and goes through once someone is named. */
 static void test_walk_in_for_anyone_where_nobody_works(void **state)
@@ -1407,12 +1386,12 @@ static void test_walk_in_for_anyone_where_nobody_works(void **state)
     patient("Nobody", "Works", pw);
     Pm__Appointment *w;
     SH_EXPECT(R, ts_walk_in(R, &A, pw, "kiosk", "checkup", NULL, NULL, &w), PM_OK);
-    SH_EXPECT(C, see_by(w->id, "", NULL), PM_E_INVALID_ARGUMENT);
+    SH_EXPECT(C, ts_flow_see(C, &A, w->id, "", NULL), PM_E_INVALID_ARGUMENT);
     print_message("      %s\n", pc_last_error(C));
     assert_string_equal(pc_last_error_detail(C)->field, "provider");
     assert_string_equal(get(w->id)->provider, "");
     Pm__Appointment *seen = NULL;
-    SH_EXPECT(C, see_by(w->id, "dr-a", &seen), PM_OK);
+    SH_EXPECT(C, ts_flow_see(C, &A, w->id, "dr-a", &seen), PM_OK);
     assert_int_equal(seen->status, PM__APPOINTMENT_STATUS__WITH_PROVIDER);
     assert_string_equal(seen->provider, "dr-a");
 }

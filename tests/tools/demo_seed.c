@@ -1479,9 +1479,9 @@ static int call(Pm__Envelope *e, Pm__Envelope__BodyCase want, Pm__Envelope **res
 {
     __atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
     int rc = pc_call(pc, e, &ra, resp);
-    if (rc == PM_E_CONNECT || rc == PM_E_TLS || rc == PM_E_CERT || rc == PM_E_TIMEOUT ||
-        rc == PM_E_CLOSED || rc == PM_E_UNAUTHENTICATED || rc == PM_E_SESSION_EXPIRED ||
-        rc == PM_E_PERMISSION_DENIED || rc == PM_E_STORAGE || rc == PM_E_SHUTTING_DOWN)
+    if (pc_transport_error(rc) || rc == PM_E_CERT || rc == PM_E_UNAUTHENTICATED ||
+        rc == PM_E_SESSION_EXPIRED || rc == PM_E_PERMISSION_DENIED || rc == PM_E_STORAGE ||
+        rc == PM_E_SHUTTING_DOWN)
         die("%s", pc_last_error(pc));
     if (rc == PM_OK && (*resp)->body_case != want)
         die("unexpected answer (%d) to request %d", (int)(*resp)->body_case, (int)e->body_case);
