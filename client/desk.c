@@ -85,10 +85,12 @@ static void follow_the_day(desk *d)
     pm_local_date((time_t)desk_now(d), today);
     if (strcmp(today, d->today) == 0 || d->conn != CONN_LIVE)
         return;
-    int was_today = d->follow_today && strcmp(d->m.date, d->today) == 0;
-    desk_copy(d->today, sizeof d->today, today);
-    if (was_today)
+    if (d->follow_today && strcmp(d->m.date, d->today) == 0) {
+        /* the load moves d->today on; should it fail, the next tick tries again */
         desk_net_load_day(d, today);
+        return;
+    }
+    desk_copy(d->today, sizeof d->today, today);
 }
 
 static void read_keys(desk *d)
