@@ -143,6 +143,7 @@ static int parse_u32(const char *s, uint32_t *out)
 typedef struct maint_job {
     wjob job;
     uint64_t idem_before, events_before;
+    int sessions; /* the timed runs read every session; a run that follows on does not */
     unsigned idem_removed, events_removed, sessions_removed, slots_removed;
     wctx *ctx; /* while it runs */
 } maint_job;
@@ -184,11 +185,13 @@ static int maint_run(wjob *j, wctx *ctx)
         (rc = events_expire(ctx, m->events_before, MAINTENANCE_MAX, &m->events_removed)) ||
         (rc = waitlist_forget_slots(ctx, MAINTENANCE_MAX, &m->slots_removed)))
         return rc;
+    if (!m->sessions)
+        return PM_OK;
     return store_sweep(ctx->txn, store_dbi(ctx->st, DB_SESSIONS), UINT_MAX, UINT_MAX, NULL,
                        session_over, m, &m->sessions_removed);
 }
 
-static void maintenance(void);
+static void maintenance(int sessions);
 
 static void maint_done(wjob *j)
 {
@@ -208,14 +211,15 @@ static void maint_done(wjob *j)
     }
     free(m);
     if (more && !srv.stopping)
-        maintenance();
+        maintenance(0);
 }
 
-static void maintenance(void)
+static void maintenance(int sessions)
 {
     maint_job *m = calloc(1, sizeof *m);
     if (!m)
         return;
+    m->sessions = sessions;
     uint64_t now = pm_wall_s();
     m->idem_before = now > srv.cfg.idem_retention_s ? now - srv.cfg.idem_retention_s : 0;
     m->events_before = now > srv.cfg.event_retention_s ? now - srv.cfg.event_retention_s : 0;
@@ -233,7 +237,7 @@ static void on_tick(uv_timer_t *t)
     waitlist_tick();
     flow_tick();
     if (++ticks % MAINTENANCE_S == 0) {
-        maintenance();
+        maintenance(1);
         tickets_tick(srv.tickets);
     }
 }
@@ -543,7 +547,7 @@ int cmd_serve(int argc, char **argv)
     uv_timer_start(&srv.tick, on_tick, 1000, 1000);
     pm_info("practiced %s serving \"%s\" on %s:%d (data %s, time zone %s, pid %d)", PM_VERSION,
             srv.practice_name, cfg->listen_host, port, cfg->data_dir, srv.timezone, (int)getpid());
-    maintenance();
+    maintenance(1);
 
     uv_run(srv.loop, UV_RUN_DEFAULT);
 
