@@ -123,10 +123,7 @@ static int entry_matches(MDB_txn *txn, pm_arena *a, const Pm__WaitlistEntry *e,
 {
     if (e->status != PM__WAITLIST_STATUS__WAITING)
         return 0;
-    if (setup_visit_type(txn, e->visit_type, a, vt) != PM_OK || !vt_offered_by(*vt, provider))
-        return 0;
-    if (start + (time_t)(*vt)->duration_min * 60 > end)
-        return 0;
+    /* what the entry says first; its visit type is read only for the entries left */
     if (e->n_providers) {
         int ok = 0;
         for (size_t i = 0; i < e->n_providers && !ok; i++)
@@ -138,6 +135,10 @@ static int entry_matches(MDB_txn *txn, pm_arena *a, const Pm__WaitlistEntry *e,
     pm_local_date(start, date);
     if ((*e->from_date && strcmp(date, e->from_date) < 0) ||
         (*e->to_date && strcmp(date, e->to_date) > 0))
+        return 0;
+    if (setup_visit_type(txn, e->visit_type, a, vt) != PM_OK || !vt_offered_by(*vt, provider))
+        return 0;
+    if (start + (time_t)(*vt)->duration_min * 60 > end)
         return 0;
     if (e->earliest_min || e->latest_min) {
         unsigned m = pm_local_minutes(start);
